@@ -1,0 +1,1 @@
+"""codec stage of hyperion_core."""

@@ -1,0 +1,1 @@
+"""fuse stage of hyperion_core."""

@@ -1,0 +1,1 @@
+"""link stage of hyperion_core."""

@@ -1,0 +1,1 @@
+"""schedule stage of hyperion_core."""

@@ -1,0 +1,23 @@
+"""hyperion_core: the ROS-free half of Hyperion (pip- and colcon-installable)."""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "hyperion_core"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.24",
+        "pyyaml>=6",
+    ],
+    zip_safe=True,
+    description="ROS-free Hyperion algorithms",
+    license="Apache-2.0",
+)
