@@ -1,0 +1,1 @@
+"""Hyperion bringup: the `hyperion` command and the graph description shared with launch."""

@@ -1,0 +1,41 @@
+"""The `hyperion` command: one entry point for setting up, running and measuring Hyperion.
+
+Each sub-command lives in its own module and is imported only when used, so `hyperion
+doctor` works even where heavy dependencies are missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: sub-command -> (module whose ``main(argv) -> int`` runs it, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("hyperion.doctor", "check the environment: ROS, RMW, interfaces, models"),
+    "bench": ("hyperion_core.bench", "time every per-frame stage on a 4K frame (--json FILE)"),
+    "models": ("hyperion_core.models.cli", "list the configured models and their latency"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: hyperion <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``argv[0]`` to its sub-command module."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0
+    if args[0] not in COMMANDS:
+        print(f"hyperion: unknown command {args[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[args[0]][0])
+    return int(module.main(args[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Hyperion cloud node."""

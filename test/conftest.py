@@ -1,0 +1,15 @@
+"""Session-wide environment for tests that start ROS 2 processes.
+
+Discovery stays on loopback and in a domain private to this test run, so parallel runs and
+other graphs on the machine never see each other. Set before any test imports rclpy.
+"""
+
+import os
+from pathlib import Path
+
+WORKSPACE = Path(__file__).resolve().parents[1]
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+# Domain ids 0-101 are portable; derive one from the pid so concurrent runs differ.
+os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(WORKSPACE / "config" / "fastdds_shm.xml"))

@@ -1,0 +1,180 @@
+"""Two real processes exchange payloads over zenoh on loopback (plain, shaped, mutual TLS)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("zenoh")
+
+from hyperion_core.link.token_bucket import TokenBucket
+from hyperion_core.link.trace import Trace
+from hyperion_core.link.zenoh_link import EdgeLink, LinkConfig
+
+MB4 = 4_000_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _cloud(*args: str) -> Iterator[subprocess.Popen]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hyperion_core.link.cloud_echo", *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()  # bounded: the process exits on error
+        assert line == "READY", (line, proc.stderr.read() if proc.poll() is not None else "")
+        yield proc
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class _Replies:
+    def __init__(self) -> None:
+        self.got: dict[int, int] = {}
+        self.cond = threading.Condition()
+
+    def __call__(self, seq: int, payload: bytes) -> None:
+        with self.cond:
+            self.got[seq] = len(payload)
+            self.cond.notify_all()
+
+    def wait(self, seq: int, timeout_s: float) -> int | None:
+        with self.cond:
+            self.cond.wait_for(lambda: seq in self.got, timeout=timeout_s)
+            return self.got.get(seq)
+
+
+def test_4mb_payload_and_reply_between_processes():
+    port, prefix = _free_port(), f"test/{_free_port()}"
+    payload = np.random.default_rng(0).integers(0, 256, MB4, dtype=np.uint8).tobytes()
+    replies = _Replies()
+    with _cloud("--listen", f"tcp/127.0.0.1:{port}", "--prefix", prefix,
+                "--reply-bytes", "2048") as proc:
+        cfg = LinkConfig(connect=(f"tcp/127.0.0.1:{port}",), key_prefix=prefix)
+        with EdgeLink(config=cfg, on_reply=replies) as edge:
+            assert edge.wait_connected(10.0)
+            seqs = [edge.send(payload) for _ in range(2)]
+            samples = [edge.wait_ack(s, 20.0) for s in seqs]
+            assert all(s is not None for s in samples)
+            assert [replies.wait(s, 20.0) for s in seqs] == [2048, 2048]
+            print("4 MB transfers: " + ", ".join(
+                f"{s.duration_s * 1e3:.1f} ms = {s.throughput_bps / 1e6:.0f} Mbit/s"
+                for s in samples))
+            assert [s.nbytes for s in edge.samples()] == [MB4, MB4]
+            assert all(t > 0 for t in edge.throughputs_bps())
+        first = proc.stdout.readline().strip()
+    assert first == f'{{"seq": {seqs[0]}, "bytes": {MB4}}}'
+
+
+def test_shaped_link_measures_trace_rate():
+    port, prefix = _free_port(), f"test/{_free_port()}"
+    rate = 40e6
+    shaper = TokenBucket(trace=Trace.from_samples([rate], period_s=1.0))
+    with _cloud("--listen", f"tcp/127.0.0.1:{port}", "--prefix", prefix):
+        cfg = LinkConfig(connect=(f"tcp/127.0.0.1:{port}",), key_prefix=prefix)
+        with EdgeLink(config=cfg, shaper=shaper) as edge:
+            assert edge.wait_connected(10.0)
+            measured = []
+            for _ in range(3):
+                sample = edge.wait_ack(edge.send(b"\0" * 2_000_000), 20.0)
+                assert sample is not None
+                measured.append(sample.throughput_bps)
+    print("shaped at 40 Mbit/s, measured Mbit/s:", [round(m / 1e6, 1) for m in measured])
+    for m in measured:
+        assert abs(m - rate) <= 0.30 * rate, measured
+
+
+def test_no_cloud_means_not_connected():
+    cfg = LinkConfig(connect=(f"tcp/127.0.0.1:{_free_port()}",), key_prefix="test/none")
+    with EdgeLink(config=cfg) as edge:
+        assert not edge.wait_connected(1.0)
+        seq = edge.send(b"lost")
+        assert edge.wait_ack(seq, 0.5) is None
+        assert edge.samples() == []
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        LinkConfig(mode="router", connect=("tcp/127.0.0.1:1",))
+    with pytest.raises(ValueError):
+        LinkConfig()
+    with pytest.raises(ValueError):
+        LinkConfig(listen=("tls/localhost:1",), tls_mutual=True)
+
+
+def _make_pki(tmp: Path) -> dict[str, str]:
+    """Throw-away CA, server and client certificates (PEM files under ``tmp``)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(timezone.utc)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write(stem: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+        (tmp / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (tmp / f"{stem}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("hyperion-test-ca"))
+          .issuer_name(name("hyperion-test-ca")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(1))
+          .not_valid_after(now + timedelta(1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    write("ca", ca_key, ca)
+    for stem in ("server", "client"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(stem)).issuer_name(ca.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(1)).not_valid_after(now + timedelta(1))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                               critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .sign(ca_key, hashes.SHA256()))
+        write(stem, key, cert)
+    return {k: str(tmp / k) for k in ("ca.pem", "server.pem", "server.key", "client.pem",
+                                       "client.key")}
+
+
+def test_mutual_tls_accepts_valid_client_and_refuses_others(tmp_path):
+    pki = _make_pki(tmp_path)
+    port, prefix = _free_port(), f"test/{_free_port()}"
+    endpoint = f"tls/localhost:{port}"
+    with _cloud("--listen", endpoint, "--prefix", prefix, "--tls-ca", pki["ca.pem"],
+                "--tls-cert", pki["server.pem"], "--tls-key", pki["server.key"],
+                "--tls-mutual"):
+        # Negative case first: a client that trusts the CA but has no certificate.
+        bare = LinkConfig(connect=(endpoint,), key_prefix=prefix, tls_ca=pki["ca.pem"])
+        with EdgeLink(config=bare) as edge:
+            assert not edge.wait_connected(3.0)
+        good = LinkConfig(connect=(endpoint,), key_prefix=prefix, tls_ca=pki["ca.pem"],
+                          tls_cert=pki["client.pem"], tls_key=pki["client.key"],
+                          tls_mutual=True)
+        with EdgeLink(config=good) as edge:
+            assert edge.wait_connected(10.0)
+            assert edge.wait_ack(edge.send(b"x" * 100_000), 10.0) is not None
