@@ -8,10 +8,11 @@ import sys
 import time
 
 import rclpy
-from hyperion_msgs.msg import EncodedFrame
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from vision_msgs.msg import Detection2DArray
+
+from hyperion_msgs.msg import EncodedFrame
 
 RELIABLE = QoSProfile(depth=4, reliability=ReliabilityPolicy.RELIABLE)
 

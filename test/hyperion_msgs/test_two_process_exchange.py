@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from hyperion_msgs.msg import EncodedFrame  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose  # noqa: E402
+
+from hyperion_msgs.msg import EncodedFrame  # noqa: E402
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=4, reliability=ReliabilityPolicy.RELIABLE)

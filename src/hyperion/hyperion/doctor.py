@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+BOOTSTRAP_HINT = "run scripts/bootstrap.sh"
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -36,7 +38,7 @@ def check_ros() -> list[Finding]:
     try:
         rclpy_utilities = importlib.import_module("rclpy.utilities")
     except ImportError as error:
-        return [Finding("ROS 2 (rclpy)", False, f"not importable ({error}); run scripts/bootstrap.sh")]
+        return [Finding("ROS 2 (rclpy)", False, f"not importable ({error}); {BOOTSTRAP_HINT}")]
     distro = os.environ.get("ROS_DISTRO")
     wheel = _version("ros-rclpy")
     if distro:
@@ -61,7 +63,7 @@ def check_interfaces() -> list[Finding]:
             findings.append(Finding(f"interfaces: {package}", True, module.__file__ or ""))
         except ImportError as error:
             findings.append(
-                Finding(f"interfaces: {package}", False, f"missing ({error}); run scripts/bootstrap.sh")
+                Finding(f"interfaces: {package}", False, f"missing ({error}); {BOOTSTRAP_HINT}")
             )
     return findings
 
