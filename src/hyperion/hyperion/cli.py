@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("hyperion.doctor", "check the environment: ROS, RMW, interfaces, models"),
     "bench": ("hyperion_core.bench", "time every per-frame stage on a 4K frame (--json FILE)"),
     "models": ("hyperion_core.models.cli", "list the configured models and their latency"),
+    "certs": ("hyperion_core.link.certs", "make a CA and edge/cloud certificates for the link"),
 }
 
 

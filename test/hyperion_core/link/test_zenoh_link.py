@@ -119,62 +119,54 @@ def test_config_validation():
         LinkConfig(listen=("tls/localhost:1",), tls_mutual=True)
 
 
-def _make_pki(tmp: Path) -> dict[str, str]:
-    """Throw-away CA, server and client certificates (PEM files under ``tmp``)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from datetime import datetime, timedelta, timezone
+def _pki(directory: Path) -> dict[str, str]:
+    """A throw-away CA with ``cloud`` and ``edge`` certificates, as ``hyperion certs`` makes."""
+    pytest.importorskip("cryptography")
+    from hyperion_core.link.certs import make_pki
 
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    paths = make_pki(directory, days=1)
+    return {"ca.pem": str(paths.ca_cert),
+            **{f"{p}.pem": str(c) for p, c in paths.certs.items()},
+            **{f"{p}.key": str(k) for p, k in paths.keys.items()}}
 
-    now = datetime.now(timezone.utc)
 
-    def name(cn: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def _tls_cloud(endpoint: str, prefix: str, pki: dict[str, str]):
+    return _cloud("--listen", endpoint, "--prefix", prefix, "--tls-ca", pki["ca.pem"],
+                  "--tls-cert", pki["cloud.pem"], "--tls-key", pki["cloud.key"], "--tls-mutual")
 
-    def write(stem: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
-        (tmp / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (tmp / f"{stem}.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
 
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("hyperion-test-ca"))
-          .issuer_name(name("hyperion-test-ca")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(1))
-          .not_valid_after(now + timedelta(1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    write("ca", ca_key, ca)
-    for stem in ("server", "client"):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder().subject_name(name(stem)).issuer_name(ca.subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(1)).not_valid_after(now + timedelta(1))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
-                               critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .sign(ca_key, hashes.SHA256()))
-        write(stem, key, cert)
-    return {k: str(tmp / k) for k in ("ca.pem", "server.pem", "server.key", "client.pem",
-                                       "client.key")}
+def _tls_edge(endpoint: str, prefix: str, pki: dict[str, str], ca: str) -> LinkConfig:
+    return LinkConfig(connect=(endpoint,), key_prefix=prefix, tls_ca=ca,
+                      tls_cert=pki["edge.pem"], tls_key=pki["edge.key"], tls_mutual=True)
 
 
 def test_mutual_tls_accepts_valid_client_and_refuses_others(tmp_path):
-    pki = _make_pki(tmp_path)
+    pki = _pki(tmp_path)
     port, prefix = _free_port(), f"test/{_free_port()}"
     endpoint = f"tls/localhost:{port}"
-    with _cloud("--listen", endpoint, "--prefix", prefix, "--tls-ca", pki["ca.pem"],
-                "--tls-cert", pki["server.pem"], "--tls-key", pki["server.key"],
-                "--tls-mutual"):
+    with _tls_cloud(endpoint, prefix, pki):
         # Negative case first: a client that trusts the CA but has no certificate.
         bare = LinkConfig(connect=(endpoint,), key_prefix=prefix, tls_ca=pki["ca.pem"])
         with EdgeLink(config=bare) as edge:
             assert not edge.wait_connected(3.0)
-        good = LinkConfig(connect=(endpoint,), key_prefix=prefix, tls_ca=pki["ca.pem"],
-                          tls_cert=pki["client.pem"], tls_key=pki["client.key"],
-                          tls_mutual=True)
-        with EdgeLink(config=good) as edge:
+        # An edge whose certificate comes from another CA is refused too.
+        stranger = _pki(tmp_path / "stranger")
+        with EdgeLink(config=_tls_edge(endpoint, prefix, stranger, stranger["ca.pem"])) as edge:
+            assert not edge.wait_connected(3.0)
+        with EdgeLink(config=_tls_edge(endpoint, prefix, pki, pki["ca.pem"])) as edge:
             assert edge.wait_connected(10.0)
             assert edge.wait_ack(edge.send(b"x" * 100_000), 10.0) is not None
+
+
+def test_edge_refuses_an_impostor_cloud(tmp_path):
+    """A cloud whose certificate is not from the edge's CA never gets the edge's payloads."""
+    pki, impostor = _pki(tmp_path / "ours"), _pki(tmp_path / "impostor")
+    port, prefix = _free_port(), f"test/{_free_port()}"
+    endpoint = f"tls/localhost:{port}"
+    with _tls_cloud(endpoint, prefix, impostor) as cloud:
+        with EdgeLink(config=_tls_edge(endpoint, prefix, pki, pki["ca.pem"])) as edge:
+            assert not edge.wait_connected(3.0)
+            edge.send(b"secret" * 1000)
+        cloud.stdin.close()
+        assert cloud.wait(timeout=10) == 0
+        assert cloud.stdout.read().strip() == "", "the impostor received a payload"
