@@ -27,9 +27,9 @@ is_current() { [[ -f $STAMPS/$1 && $(<"$STAMPS/$1") == "$2" ]]; }
 mark_current() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
 
 # --- 1. Debian packages -------------------------------------------------------------------
-# cmake/g++: interface builds. libturbojpeg0: the patch codec. opencv-doc: the embedded
+# cmake/g++: interface builds.: the patch codec. opencv-doc: the embedded
 # surveillance clip. iproute2: network namespaces for trace-shaped links.
-apt_packages=(cmake g++ make libturbojpeg0 opencv-doc iproute2)
+apt_packages=(cmake g++ make opencv-doc iproute2)
 python_for_venv=$(command -v python3.11 || command -v python3 || true)
 if [[ $python_for_venv == /usr/bin/* ]]; then
   apt_packages+=(python3-venv python3-dev)

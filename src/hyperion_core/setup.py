@@ -16,6 +16,9 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "pyyaml>=6",
+        "opencv-python-headless>=4.8",
+        "simplejpeg>=1.9,<2",
+        "pycocotools>=2.0.8",
     ],
     zip_safe=True,
     description="ROS-free Hyperion algorithms",

@@ -1,0 +1,113 @@
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from hyperion_core.codec.patch_codec import ClassEncoding, CodecError, decode_frame, encode_frame
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 99.0 if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.fixture(scope="module")
+def real_crop():
+    from hyperion_core.data.array_camera import array_camera_frames
+
+    try:
+        frame = next(array_camera_frames(1))
+    except FileNotFoundError as exc:
+        pytest.skip(f"vtest clip missing: {exc}")
+    return np.ascontiguousarray(frame[600 : 600 + 203, 900 : 900 + 331])  # odd size: padded edges
+
+
+def _classes(shape, rng, k=3):
+    rows, cols = -(-shape[0] // 16), -(-shape[1] // 16)
+    return rng.integers(0, k, (rows, cols)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("gray", [False, True])
+def test_patches_match_stock_decoder(real_crop, gray):
+    rng = np.random.default_rng(8)
+    frame = cv2.cvtColor(real_crop, cv2.COLOR_BGR2GRAY) if gray else real_crop
+    classes = _classes(frame.shape, rng)
+    qualities = (20, 50, 90)
+    payload = encode_frame(frame, classes, tuple(ClassEncoding(quality=q) for q in qualities))
+    decoded, class_map = decode_frame(payload)
+    assert decoded.shape[:2] == frame.shape[:2] and decoded.shape[2] == (1 if gray else 3)
+    np.testing.assert_array_equal(class_map, classes)
+    ref = frame[:, :, None] if gray else frame
+    for r, c in [(0, 0), (5, 7), (12, 20), (3, 15), (12, 0)]:  # includes padded edge patches
+        tile = np.ascontiguousarray(ref[r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16])
+        quality = qualities[classes[r, c]]
+        _, buf = cv2.imencode(".jpg", tile, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        stock = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).reshape(tile.shape)
+        ours = decoded[r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16]
+        # Same quantisation, different block neighbours (DC prediction only): close to stock.
+        assert _psnr(ours, stock) > 30
+        assert abs(_psnr(ours, tile) - _psnr(stock, tile)) < 3
+
+
+def test_quality_orders_fidelity(real_crop):
+    rng = np.random.default_rng(9)
+    classes = _classes(real_crop.shape, rng)
+    psnr = []
+    for q in (10, 50, 95):
+        decoded, _ = decode_frame(encode_frame(real_crop, classes, (ClassEncoding(quality=q),) * 3))
+        psnr.append(_psnr(decoded, real_crop))
+    assert psnr[0] < psnr[1] < psnr[2]
+
+
+def test_downsampled_class0(real_crop):
+    rng = np.random.default_rng(10)
+    classes = _classes(real_crop.shape, rng, k=2)
+    full = encode_frame(real_crop, classes, (ClassEncoding(quality=80), ClassEncoding(quality=80)))
+    small = encode_frame(
+        real_crop, classes, (ClassEncoding(quality=80, downsample=4), ClassEncoding(quality=80))
+    )
+    assert len(small) < len(full)
+    decoded, _ = decode_frame(small)
+    mask = np.kron(classes == 0, np.ones((16, 16), bool))[
+        : real_crop.shape[0], : real_crop.shape[1]
+    ]
+    reference = cv2.resize(
+        cv2.resize(real_crop, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA),
+        real_crop.shape[1::-1],
+    )
+    assert _psnr(decoded[mask], reference[mask]) > 18  # blurred, but the same picture
+    assert _psnr(decoded[~mask], real_crop[~mask]) > 30  # class 1 untouched
+
+
+def test_synthetic_shapes_and_empty_class():
+    rng = np.random.default_rng(11)
+    frame = rng.integers(0, 255, (17, 33, 3), dtype=np.uint8)
+    classes = np.zeros((2, 3), np.uint8)  # classes 1, 2 empty
+    decoded, _ = decode_frame(encode_frame(frame, classes, (ClassEncoding(quality=90),) * 3))
+    assert decoded.shape == frame.shape
+    with pytest.raises(ValueError):
+        encode_frame(frame, np.zeros((1, 1), np.uint8), (ClassEncoding(quality=90),))
+    with pytest.raises(ValueError):
+        encode_frame(frame, classes + 3, (ClassEncoding(quality=90),) * 3)
+    with pytest.raises(ValueError):
+        encode_frame(frame.astype(np.float32), classes, (ClassEncoding(quality=90),))
+
+
+def test_corrupted_and_truncated_payloads():
+    rng = np.random.default_rng(12)
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    payload = encode_frame(frame, _classes(frame.shape, rng), (ClassEncoding(quality=60),) * 3)
+    for bad in (payload[:10], payload[:-50], b"XXXX" + payload[4:], payload + b"\0", b""):
+        with pytest.raises(CodecError):
+            decode_frame(bad)
+    corrupted = bytearray(payload)
+    jpeg_at = payload.index(b"\xff\xd8")
+    corrupted[jpeg_at + 2 : jpeg_at + 60] = bytes(58)  # wipe the JPEG's tables
+    with pytest.raises(CodecError):
+        decode_frame(bytes(corrupted))
+    bad_map = bytearray(payload)
+    start = payload.index(zlib.compress(b"", 6)[:2])  # zlib header of the class map
+    bad_map[start + 2 : start + 6] = b"\xff\xff\xff\xff"
+    with pytest.raises(CodecError):
+        decode_frame(bytes(bad_map))
+    assert issubclass(CodecError, ValueError)

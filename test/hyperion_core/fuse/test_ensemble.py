@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+from hyperion_core.fuse.boxes import Detections, nms, overlapping_pairs, pairwise_iou
+from hyperion_core.fuse.ensemble import EnsembleConfig, Unmatched, ensemble, match_boxes
+
+
+def _det(boxes, scores, labels):
+    return Detections(
+        boxes=np.array(boxes, float).reshape(-1, 4),
+        scores=np.array(scores, float),
+        labels=np.array(labels, int),
+    )
+
+
+def _reference_nms(boxes, scores, labels, thr):
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    kept = []
+    for i in order:
+        ok = True
+        for k in kept:
+            if labels[k] != labels[i]:
+                continue
+            x1, y1 = max(boxes[i][0], boxes[k][0]), max(boxes[i][1], boxes[k][1])
+            x2, y2 = min(boxes[i][2], boxes[k][2]), min(boxes[i][3], boxes[k][3])
+            inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+            area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+            union = area(boxes[i]) + area(boxes[k]) - inter
+            if union > 0 and inter / union > thr:
+                ok = False
+                break
+        if ok:
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nms_matches_bruteforce(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    xy = rng.uniform(0, 400, (n, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(5, 80, (n, 2))])
+    scores = rng.random(n).round(2)  # ties on purpose
+    labels = rng.integers(0, 3, n)
+    kept = nms(boxes, scores, labels, 0.4)
+    assert kept.tolist() == _reference_nms(boxes.tolist(), scores.tolist(), labels.tolist(), 0.4)
+    assert nms(np.zeros((0, 4)), np.zeros(0), np.zeros(0), 0.5).size == 0
+
+
+def test_candidate_pairs_cover_all_overlaps():
+    rng = np.random.default_rng(13)
+    a = np.hstack([xy := rng.uniform(0, 300, (80, 2)), xy + rng.uniform(1, 90, (80, 2))])
+    b = np.hstack([xy := rng.uniform(0, 300, (70, 2)), xy + rng.uniform(1, 90, (70, 2))])
+    i, j = overlapping_pairs(a, b)
+    found = set(zip(i.tolist(), j.tolist(), strict=False))
+    dense = pairwise_iou(a, b)
+    assert {(p, q) for p, q in zip(*np.nonzero(dense > 0), strict=False)} <= found
+
+
+def test_hand_fusion():
+    edge = _det(
+        [[0, 0, 10, 10], [100, 100, 110, 110], [200, 0, 210, 10]], [0.8, 0.9, 0.2], [1, 1, 1]
+    )
+    cloud = _det(
+        [[1, 1, 11, 11], [100, 100, 110, 110], [300, 0, 310, 10]], [0.6, 0.5, 0.7], [1, 2, 1]
+    )
+    out = ensemble(edge, cloud, EnsembleConfig(cloud_weight=0.75, match_iou=0.5))
+    fused = out.boxes[np.isclose(out.boxes[:, 0], 0.75)]
+    np.testing.assert_allclose(fused, [[0.75, 0.75, 10.75, 10.75]])
+    assert out.scores[np.isclose(out.boxes[:, 0], 0.75)][0] == pytest.approx(
+        0.25 * 0.8 + 0.75 * 0.6
+    )
+    assert len(out) == 5  # fused + 2 unmatched cloud (one is another class) + 2 unmatched edge
+    assert np.all(np.diff(out.scores) <= 0)
+    cloud_only = ensemble(edge, cloud, EnsembleConfig(unmatched=Unmatched.CLOUD_ONLY))
+    assert len(cloud_only) == 3
+    picky = ensemble(edge, cloud, EnsembleConfig(edge_min_score=0.5))
+    assert len(picky) == 4
+    empty = ensemble(Detections.empty(), Detections.empty())
+    assert len(empty) == 0
+    with pytest.raises(ValueError):
+        ensemble(edge, cloud, EnsembleConfig(cloud_weight=1.5))
+
+
+def test_matching_is_greedy_one_to_one():
+    edge = _det([[0, 0, 10, 10], [0, 0, 10, 9]], [0.5, 0.5], [0, 0])
+    cloud = _det([[0, 0, 10, 9.5]], [0.5], [0])
+    e, c = match_boxes(edge, cloud, 0.5)
+    iou = pairwise_iou(edge.boxes, cloud.boxes)[:, 0]
+    assert e.tolist() == [int(np.argmax(iou))] and c.tolist() == [0]

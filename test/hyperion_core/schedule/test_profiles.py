@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from hyperion_core.schedule.profiles import (
+    ProfileRecord,
+    fit_accuracy_profile,
+    fit_size_profile,
+    load_profiles,
+    save_profiles,
+)
+
+
+def _records(n, rng, downsample=False):
+    out = []
+    for _ in range(n):
+        shares = rng.dirichlet([5, 2, 1])
+        q = rng.choice([10, 30, 50, 70, 90], 3)
+        d = (int(rng.choice([1, 4])), 1, 1) if downsample else (1, 1, 1)
+        alpha = {1: 0.002, 4: 0.0005}
+        ratio = sum(alpha[dd] * p * qq for p, qq, dd in zip(shares, q, d, strict=False)) + 0.01
+        weights = {(0, 1): 0.0005, (0, 4): 0.0004, (1, 1): 0.002, (2, 1): 0.004}
+        acc = (
+            sum(weights[(c, dd)] * qq for c, (qq, dd) in enumerate(zip(q, d, strict=False))) + 0.05
+        )
+        out.append(
+            ProfileRecord(
+                shares=tuple(shares),
+                qualities=tuple(int(v) for v in q),
+                downsample=d,
+                bytes=int(1e6 * ratio * (1 + rng.normal(0, 0.01))),
+                raw_bytes=1_000_000,
+                accuracy=acc + rng.normal(0, 0.002),
+            )
+        )
+    return out
+
+
+def test_recovers_coefficients():
+    rng = np.random.default_rng(4)
+    records = _records(200, rng, downsample=True)
+    size = fit_size_profile(records)
+    assert size.alpha[1] == pytest.approx(0.002, rel=0.03)
+    assert size.alpha[4] == pytest.approx(0.0005, rel=0.1)
+    assert size.beta == pytest.approx(0.01, abs=0.002)
+    assert size.stats.r > 0.98 and size.stats.n == 200
+    acc = fit_accuracy_profile(records)
+    assert acc.weights[(2, 1)] == pytest.approx(0.004, rel=0.05)
+    assert acc.weights[(0, 4)] == pytest.approx(0.0004, abs=1e-4)
+    assert acc.bias == pytest.approx(0.05, abs=0.01)
+    predicted = size.predict_bytes(
+        raw_bytes=10, shares=np.array([1.0, 0, 0]), qualities=np.array([50, 50, 50])
+    )
+    assert predicted == pytest.approx(10 * (size.alpha[1] * 50 + size.beta))
+    with pytest.raises(KeyError):
+        size.predict_bytes(
+            raw_bytes=10,
+            shares=np.ones(3) / 3,
+            qualities=np.ones(3) * 50,
+            downsample=np.array([2, 1, 1]),
+        )
+
+
+def test_refuses_too_few_or_uniform_records():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="records"):
+        fit_size_profile(_records(2, rng))
+    with pytest.raises(ValueError, match="records"):
+        fit_accuracy_profile(_records(4, rng))
+    same = [_records(1, rng)[0]] * 10
+    with pytest.raises(ValueError, match="vary"):
+        fit_accuracy_profile(same)
+
+
+def test_yaml_round_trip(tmp_path):
+    records = _records(50, np.random.default_rng(6), downsample=True)
+    size, acc = fit_size_profile(records), fit_accuracy_profile(records)
+    path = tmp_path / "profiles.yaml"
+    save_profiles(path, size, acc)
+    size2, acc2 = load_profiles(path)
+    assert size2 == size
+    assert acc2.weights == acc.weights and acc2.bias == acc.bias and acc2.stats == acc.stats
