@@ -27,7 +27,7 @@ is_current() { [[ -f $STAMPS/$1 && $(<"$STAMPS/$1") == "$2" ]]; }
 mark_current() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
 
 # --- 1. Debian packages -------------------------------------------------------------------
-# cmake/g++: interface builds.: the patch codec. opencv-doc: the embedded
+# cmake/g++: interface builds. opencv-doc: the embedded
 # surveillance clip. iproute2: network namespaces for trace-shaped links.
 apt_packages=(cmake g++ make opencv-doc iproute2)
 python_for_venv=$(command -v python3.11 || command -v python3 || true)
