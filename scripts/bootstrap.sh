@@ -18,9 +18,11 @@ WITH_TEST=0
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-# Hash of the named files and directory trees (sorted, caches excluded).
+# Hash of the named files and directory trees (sorted, caches excluded; absent ones skipped).
 hash_inputs() {
-  find "$@" -type f -not -path '*/__pycache__/*' -not -name '*.pyc' -not -path '*.egg-info*' \
+  local present=()
+  for path in "$@"; do [[ -e $path ]] && present+=("$path"); done
+  find "${present[@]}" -type f -not -path '*/__pycache__/*' -not -name '*.pyc' -not -path '*.egg-info*' \
     -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
 }
 is_current() { [[ -f $STAMPS/$1 && $(<"$STAMPS/$1") == "$2" ]]; }
