@@ -106,10 +106,12 @@ def check_models() -> list[Finding]:
     except Exception as error:
         return [Finding("default models", False, f"model registry unavailable ({error})")]
     findings = []
-    for entry in registry.describe_models(measure=False):
-        present = bool(entry.get("present"))
-        detail = f"{entry.get('weights')} [{entry.get('licence')}]"
-        findings.append(Finding(f"model: {entry.get('name')}", present, detail))
+    for name, spec in registry.MODELS.items():
+        try:
+            path = spec.weights.locate()
+            findings.append(Finding(f"model: {name}", True, f"{path} [{spec.weights.licence}]"))
+        except FileNotFoundError as error:
+            findings.append(Finding(f"model: {name}", False, str(error)))
     return findings
 
 
