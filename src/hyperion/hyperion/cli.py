@@ -14,6 +14,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("hyperion.doctor", "check the environment: ROS, RMW, interfaces, models"),
     "bench": ("hyperion_core.bench", "time every per-frame stage on a 4K frame (--json FILE)"),
     "models": ("hyperion_core.models.cli", "list the configured models and their latency"),
+    "run": ("hyperion.run", "start the edge or cloud graph: hyperion run edge|cloud [-p K:=V]"),
+    "bag": ("hyperion.bag", "record, play or import rosbag2 files (mcap/sqlite3)"),
+    "view": ("hyperion.view", "live view: Foxglove WebSocket server on the graph's topics"),
     "certs": ("hyperion_core.link.certs", "make a CA and edge/cloud certificates for the link"),
 }
 

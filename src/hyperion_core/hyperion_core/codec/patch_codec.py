@@ -40,6 +40,11 @@ _CLASS = struct.Struct("<BBI")
 _LENGTH = struct.Struct("<I")
 
 
+#: Largest frame a payload may declare (a 16K x 8K array camera, with room to spare); a
+#: corrupted or hostile header must not make the decoder allocate gigabytes.
+MAX_PIXELS = 16384 * 8192
+
+
 class CodecError(ValueError):
     """A payload that is not a valid, complete patch-codec bitstream."""
 
@@ -182,6 +187,8 @@ def _parse(payload: bytes) -> tuple[tuple[int, ...], list[ClassEncoding], np.nda
             raise CodecError("corrupted header")
         if (rows, cols) != (-(-height // patch), -(-width // patch)):
             raise CodecError("corrupted header: grid does not match frame size")
+        if height * width > MAX_PIXELS:
+            raise CodecError(f"frame {width}x{height} exceeds the {MAX_PIXELS}-pixel limit")
         offset = _HEADER.size
         encodings, lengths = [], []
         for _ in range(k):
