@@ -148,3 +148,16 @@ def test_real_dataset_lte_driving_8():
     assert np.median(np.diff(ts.times_s)) == pytest.approx(0.1)
     print(f"driving/lte/8: {tr.times_s.size} samples, {tr.duration_s:.1f} s, "
           f"mean {tr.mean_rate_bps() / 1e6:.1f} Mbit/s; {len(specs)} throughput runs")
+
+
+def test_embedded_runs_match_the_dataset():
+    """The shipped excerpt is the dataset's run, sample for sample (skips without the dataset)."""
+    from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT
+
+    dataset = Path(__file__).resolve().parents[4] / "shared" / "traces" / "5g-memu"
+    for spec in ("driving/lte/8", "walking/5g/away/1"):
+        embedded = load_memu(EMBEDDED_TRACES_ROOT, spec)
+        assert embedded.duration_s > 50
+        if dataset.is_dir():
+            original = load_memu(dataset, spec)
+            np.testing.assert_array_equal(embedded.rates_bps, original.rates_bps)

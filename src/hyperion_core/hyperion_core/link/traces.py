@@ -30,6 +30,9 @@ from hyperion_core.link.trace import DelayTrace, Trace
 
 DEFAULT_PERIOD_S = 0.1
 MBIT = 1e6
+#: Two real runs shipped with the package (see its README), so the demo and the evaluator
+#: work without the dataset: ``driving/lte/8`` and ``walking/5g/away/1``.
+EMBEDDED_TRACES_ROOT = Path(__file__).with_name("data") / "5g-memu"
 _RUN_RE = re.compile(r"Run\s+(\d+)")
 _SPEC_RE = re.compile(r"^([a-z0-9_]+)/([a-z0-9_]+)(?:/([A-Za-z0-9_\-]+))?/(\d+)(?::(\d+))?$")
 
