@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from hyperion_core.link.netns import NetnsLink, NetnsUnavailable, netns_available
 from hyperion_core.link.trace import Trace
 

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from hyperion_core.link.token_bucket import (
     ShaperClosed,
     ShaperConfig,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hyperion_core.link.mahimahi import PACKET_BITS, read_mahimahi, to_mahimahi_ms, write_mahimahi
 from hyperion_core.link.trace import Trace
 from hyperion_core.link.traces import (
@@ -17,7 +18,8 @@ from hyperion_core.link.traces import (
     parse_list_file,
 )
 
-REAL_ROOT = Path("/work/shared/traces/5g-memu")  # the shared dataset; tests skip without it
+# The shared 5G-MeMU dataset beside the checkout (../shared); tests that read it skip without it.
+REAL_ROOT = Path(__file__).resolve().parents[4] / "shared" / "traces" / "5g-memu"
 SEP = "#" * 31
 
 
@@ -154,10 +156,9 @@ def test_embedded_runs_match_the_dataset():
     """The shipped excerpt is the dataset's run, sample for sample (skips without the dataset)."""
     from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT
 
-    dataset = Path(__file__).resolve().parents[4] / "shared" / "traces" / "5g-memu"
     for spec in ("driving/lte/8", "walking/5g/away/1"):
         embedded = load_memu(EMBEDDED_TRACES_ROOT, spec)
         assert embedded.duration_s > 50
-        if dataset.is_dir():
-            original = load_memu(dataset, spec)
+        if REAL_ROOT.is_dir():
+            original = load_memu(REAL_ROOT, spec)
             np.testing.assert_array_equal(embedded.rates_bps, original.rates_bps)
