@@ -12,4 +12,6 @@ WORKSPACE = Path(__file__).resolve().parents[1]
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 # Domain ids 0-101 are portable; derive one from the pid so concurrent runs differ.
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(WORKSPACE / "config" / "fastdds_shm.xml"))
+os.environ.setdefault(
+    "FASTDDS_DEFAULT_PROFILES_FILE", str(WORKSPACE / "config" / "fastdds_shm.xml")
+)

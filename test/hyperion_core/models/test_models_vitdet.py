@@ -17,19 +17,29 @@ def test_module_imports_without_detectron2_and_says_why():
             vitdet.VitDetDetector(config=vitdet.VitDetConfig())
 
 
-def test_chunked_column_sums_match_full_softmax():
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"] if _cuda_available() else ["cpu"])
+def test_chunked_column_sums_match_full_softmax(device):
     torch = pytest.importorskip("torch", reason="torch is optional (pip install torch==2.13.0)")
     gen = torch.Generator().manual_seed(0)
     heads, tokens, dim = 3, 20, 8
-    q = torch.randn(heads, tokens, dim, generator=gen)
-    k = torch.randn(heads, tokens, dim, generator=gen)
-    bias_full = torch.randn(heads, tokens, tokens, generator=gen)
+    q = torch.randn(heads, tokens, dim, generator=gen).to(device)
+    k = torch.randn(heads, tokens, dim, generator=gen).to(device)
+    bias_full = torch.randn(heads, tokens, tokens, generator=gen).to(device)
     scale = dim**-0.5
     expected = ((q * scale) @ k.transpose(-2, -1) + bias_full).softmax(-1).sum(dim=(0, 1))
     got = vitdet.attention_column_sums(
         q, k, scale=scale, chunk=7, bias=lambda a, b: bias_full[:, a:b]
     )
-    np.testing.assert_allclose(got.numpy(), expected.double().numpy(), rtol=1e-5)
+    assert got.device == q.device
+    np.testing.assert_allclose(got.cpu().numpy(), expected.double().cpu().numpy(), rtol=1e-5)
     assert got.sum().item() == pytest.approx(heads * tokens, rel=1e-6)
 
 

@@ -50,11 +50,11 @@ def attention_column_sums(
             relative-position terms; ``None`` for none.
 
     Returns:
-        (keys,) float64 torch tensor.
+        (keys,) float64 torch tensor on the inputs' device.
     """
     import torch
 
-    total = torch.zeros(k.shape[1], dtype=torch.float64)
+    total = torch.zeros(k.shape[1], dtype=torch.float64, device=k.device)
     with torch.no_grad():
         for start in range(0, q.shape[1], chunk):
             stop = min(start + chunk, q.shape[1])
@@ -122,7 +122,7 @@ class GlobalAttentionProbe:
 
         sums = attention_column_sums(q, k, scale=attn.scale, chunk=self.chunk_rows * w, bias=bias)
         if self._accumulator is not None:
-            self._accumulator.add_column_sums(sums.numpy(), heads=heads, queries=h * w)
+            self._accumulator.add_column_sums(sums.cpu().numpy(), heads=heads, queries=h * w)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,93 @@
+"""cloud_detector: rebuilds each received frame and runs the large sliced detector on it.
+
+``/hyperion/cloud/encoded`` → (worker, queue ``queue_depth``; 1 = latest wins, older
+frames dropped and counted: an answer the edge would get after its deadline is useless)
+→ :func:`hyperion_core.codec.patch_codec.decode_frame` → registry "cloud" model (SAHI
+slices over the full-resolution frame) → ``/hyperion/cloud/answers`` (CloudDetections,
+header = the frame's capture header, boxes in full-frame pixels).
+
+``received_stamp`` is when this node got the frame (the ROS hop from cloud_link is local).
+"""
+
+from __future__ import annotations
+
+from hyperion_core.codec.patch_codec import CodecError, decode_frame
+from hyperion_core.models.registry import build_detector
+from hyperion_edge import qos
+from hyperion_edge.detection_bridge import to_detection_array
+from hyperion_edge.encoder_node import CODEC
+from hyperion_edge.model_params import cloud_detector_spec
+from hyperion_edge.params import ParamSpec
+from hyperion_edge.runtime import HyperionNode, run_node
+from hyperion_edge.worker import BoundedWorker
+from hyperion_msgs.msg import CloudDetections, EncodedFrame
+
+PARAMS = (
+    ParamSpec(name="queue_depth", default=1, low=1, high=64,
+              description="frames waiting for the detector; 1 = latest wins [frames]"),
+    ParamSpec(name="slice_size", default=640, low=32, high=8192,
+              description="SAHI slice side (paper 1024; 640 = the model input) [px]"),
+    ParamSpec(name="slice_overlap", default=0.25, low=0.0, high=0.9,
+              description="SAHI slice overlap (paper 0.25) [fraction]"),
+    ParamSpec(name="merge", default="NMS", choices=("NMS", "NMM", "GREEDYNMM"),
+              description="SAHI merge of slice detections (paper NMS) [-]"),
+    ParamSpec(name="merge_threshold", default=0.25, low=0.0, high=1.0,
+              description="SAHI merge match threshold (paper 0.25) [IoU]"),
+    ParamSpec(name="score_threshold", default=0.25, low=0.0, high=1.0,
+              description="minimum detection confidence [0-1]"),
+    ParamSpec(name="nms_iou", default=0.45, low=0.0, high=1.0,
+              description="per-slice NMS IoU threshold [0-1]"),
+    ParamSpec(name="threads", default=2, low=0, high=256,
+              description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
+)
+
+
+class CloudDetectorNode(HyperionNode):
+    """Decodes frames and answers with SAHI detections, off the executor thread."""
+
+    def __init__(self) -> None:
+        super().__init__("cloud_detector", params=PARAMS, warn_on=("detect_dropped",))
+        self._detector = build_detector(cloud_detector_spec(self.p))
+        self._pub = self.create_publisher(CloudDetections, qos.CLOUD_ANSWERS, qos.result_qos())
+        self._worker: BoundedWorker[tuple[EncodedFrame, object]] = BoundedWorker(
+            name="detect", handler=self._detect, depth=self.p["queue_depth"],
+            counters=self.counters,
+            on_error=lambda e: self.get_logger().error(f"cloud detection failed: {e}",
+                                                       throttle_duration_sec=5.0))
+        self.create_subscription(EncodedFrame, qos.CLOUD_ENCODED,
+                                 lambda m: self._worker.submit((m, self.now_msg())),
+                                 qos.result_qos())
+
+    def _detect(self, item: tuple[EncodedFrame, object]) -> None:
+        msg, received = item
+        if msg.codec != CODEC:
+            self.skip("unknown_codec", f"frame {msg.sequence}: codec {msg.codec!r} != {CODEC}")
+            return
+        try:
+            frame, _ = decode_frame(bytes(msg.payload))
+        except CodecError as err:
+            self.skip("malformed_payloads", f"frame {msg.sequence}: {err}")
+            return
+        decoded = self.now_msg()
+        if frame.shape[2] == 1:
+            frame = frame.repeat(3, axis=2)
+        found = self._detector.predict(frame)
+        answer = CloudDetections(header=msg.header, sequence=msg.sequence,
+                                 received_bytes=len(msg.payload), received_stamp=received,
+                                 decoded_stamp=decoded, inferred_stamp=self.now_msg())
+        answer.detections = to_detection_array(header=msg.header, boxes=found.boxes,
+                                               scores=found.scores, class_names=found.labels())
+        self._pub.publish(answer)
+        self.counters.add("frames_detected")
+
+    def close(self) -> None:
+        self._worker.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console-script entry: ``cloud_detector --ros-args ...``."""
+    return run_node(CloudDetectorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

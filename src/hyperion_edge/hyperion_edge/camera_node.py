@@ -1,0 +1,119 @@
+"""camera: publishes camera frames on ``/hyperion/image`` (bgr8) at a fixed rate.
+
+Sources: the embedded array-camera mosaic of ``vtest.avi`` (default), a video file or an
+image folder. To use an existing camera driver instead, do not start this node and remap
+the consumers' ``/hyperion/image`` to the driver's topic.
+
+The header stamp is the capture stamp: the time the frame became available here. Every
+downstream message about the frame carries it (header) and its nanoseconds (sequence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from hyperion_core.data.array_camera import ArrayCameraLayout
+from hyperion_edge import qos
+from hyperion_edge.frame_sources import array_camera_stream, folder_frames, video_frames
+from hyperion_edge.image_bridge import array_to_image
+from hyperion_edge.params import ParameterError, ParamSpec
+from hyperion_edge.runtime import HyperionNode, run_node
+
+SOURCES = ("array_camera", "video", "folder")
+
+PARAMS = (
+    ParamSpec(name="source", default="array_camera", choices=SOURCES,
+              description="frame source [-]"),
+    ParamSpec(name="path", default="",
+              description="video file or image folder; for array_camera the clip to tile "
+                          "('' = vtest.avi from opencv-doc) [path]"),
+    ParamSpec(name="grid_columns", default=5, low=1, high=16,
+              description="array_camera: tiles per row [tiles]"),
+    ParamSpec(name="grid_rows", default=4, low=1, high=16,
+              description="array_camera: tiles per column [tiles]"),
+    ParamSpec(name="width", default=3840, low=64, high=16384,
+              description="array_camera: mosaic width [px]"),
+    ParamSpec(name="height", default=2160, low=64, high=16384,
+              description="array_camera: mosaic height [px]"),
+    ParamSpec(name="rate_hz", default=0.2, low=0.01, high=120.0,
+              description="publishing rate [Hz]"),
+    ParamSpec(name="max_frames", default=0, low=0, high=1_000_000_000,
+              description="stop publishing after this many frames, 0 = never [frames]"),
+    ParamSpec(name="loop", default=True, description="restart the source at its end [bool]"),
+    ParamSpec(name="frame_id", default="array_camera",
+              description="header.frame_id of the published frames [-]"),
+    ParamSpec(name="wait_for_subscribers", default=0, low=0, high=64,
+              description="hold the first frame until the image topic has this many "
+                          "subscribers (the graph is up) [subscriptions]"),
+    ParamSpec(name="image_reliability", default="reliable", choices=qos.RELIABILITY_CHOICES,
+              description="image QoS reliability; must match the subscribers [-]"),
+)
+
+
+class CameraNode(HyperionNode):
+    """Publishes frames of one source at ``rate_hz``."""
+
+    def __init__(self) -> None:
+        super().__init__("camera", params=PARAMS)
+        p = self.p
+        self._frames = self._open_source()
+        self._pub = self.create_publisher(Image, qos.IMAGE, qos.image_qos(p["image_reliability"]))
+        self._published = 0
+        self._waiting = p["wait_for_subscribers"] > 0
+        self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+        self.get_logger().info(
+            f"{p['source']} frames at {p['rate_hz']} Hz on {self._pub.topic_name} "
+            f"(reliability {p['image_reliability']}, max_frames {p['max_frames'] or 'inf'})"
+        )
+
+    def _open_source(self) -> Iterator[np.ndarray]:
+        p = self.p
+        path = Path(p["path"]) if p["path"] else None
+        if p["source"] == "array_camera":
+            layout = ArrayCameraLayout(columns=p["grid_columns"], rows=p["grid_rows"],
+                                       width=p["width"], height=p["height"])
+            return array_camera_stream(layout=layout, clip=path, loop=p["loop"])
+        if path is None:
+            raise ParameterError(f"parameter path is required for source {p['source']}")
+        if p["source"] == "video":
+            return video_frames(path, loop=p["loop"])
+        return folder_frames(path, loop=p["loop"])
+
+    def _tick(self) -> None:
+        p = self.p
+        if p["max_frames"] and self._published >= p["max_frames"]:
+            self._timer.cancel()
+            self.get_logger().info(f"published {self._published} frames; done")
+            return
+        if self._waiting:
+            count = self._pub.get_subscription_count()
+            if count < p["wait_for_subscribers"]:
+                self.get_logger().info(
+                    f"waiting for {p['wait_for_subscribers']} subscribers ({count})",
+                    throttle_duration_sec=5.0)
+                return
+            self._waiting = False
+        frame = next(self._frames, None)
+        if frame is None:
+            self._timer.cancel()
+            self.get_logger().info(f"source exhausted after {self._published} frames")
+            return
+        # The capture stamp: when the frame became available.
+        header = Header(stamp=self.now_msg(), frame_id=p["frame_id"])
+        self._pub.publish(array_to_image(frame, header=header, encoding="bgr8"))
+        self._published += 1
+        self.counters.add("frames_published")
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console-script entry: ``camera --ros-args ...``."""
+    return run_node(CameraNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""When to answer a frame: the ensembler's deadline logic, free of ROS so it can be tested.
+
+Each frame (key: ``sequence``, the capture stamp in ns) gets exactly one answer:
+
+- as soon as the edge detections and the cloud answer are both in: **fused**;
+- as soon as the edge detections are in and the plan says edge-only: **edge**, at once;
+- at the deadline (capture stamp + latency budget, less a small margin for publishing)
+  with only the edge detections: **edge**
+  ("cloud answer late", or "no plan" when the scheduler never planned the frame);
+- at the deadline with only a cloud answer (the edge dropped the frame): **cloud**;
+- edge detections that arrive after the deadline are answered at once (deadline missed).
+
+A cloud answer for a frame already answered is discarded and counted
+(``cloud_late_discarded``): publishing it would give the frame a second answer. Inputs for
+frames older than ``stale_after_ns`` past their deadline are dropped (``stale_inputs``),
+so a very late message never creates a new pending frame. At most ``capacity`` frames
+wait; beyond that the oldest is evicted unanswered (``evicted``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+EDGE, CLOUD, FUSED = "edge", "cloud", "fused"
+
+
+@dataclass
+class FrameState:
+    """What is known about one frame. Stamps are edge-clock ns (0 = not yet).
+
+    Args:
+        sequence: capture stamp, ns.
+        deadline_ns: capture stamp + budget, ns.
+    """
+
+    sequence: int
+    deadline_ns: int
+    edge: Any = None
+    edge_ns: int = 0
+    plan: Any = None
+    plan_edge_only: bool | None = None
+    plan_reason: str = ""
+    plan_ns: int = 0
+    cloud: Any = None
+    cloud_ns: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The decision for one frame.
+
+    Args:
+        frame: everything known about the frame.
+        source: ``"edge"``, ``"cloud"`` or ``"fused"``.
+        reason: why the cloud did not contribute (empty for cloud/fused answers).
+        decided_ns: when the decision was taken, ns.
+    """
+
+    frame: FrameState
+    source: str
+    reason: str
+    decided_ns: int
+
+    @property
+    def deadline_met(self) -> bool:
+        """True when decided no later than the frame's deadline."""
+        return self.decided_ns <= self.frame.deadline_ns
+
+
+class DeadlineTracker:
+    """Collects edge detections, plans and cloud answers; says when to answer which frame."""
+
+    def __init__(
+        self, *, budget_ns: int, margin_ns: int = 0, capacity: int = 64,
+        answered_memory: int = 1024, stale_after_ns: int | None = None,
+    ) -> None:
+        """Args:
+        budget_ns: latency budget per frame, ns (> 0).
+        margin_ns: give up waiting for the cloud this long before the deadline, so the
+            edge answer (decided on a periodic tick, then published) is still in time.
+        capacity: frames waiting for an answer at most.
+        answered_memory: answered sequences remembered to discard late cloud answers.
+        stale_after_ns: inputs arriving this long after their frame's deadline are
+            dropped; default 10 budgets.
+        """
+        if budget_ns <= 0 or capacity < 1 or answered_memory < 1:
+            raise ValueError("budget_ns, capacity and answered_memory must be positive")
+        if not 0 <= margin_ns < budget_ns:
+            raise ValueError(f"margin_ns must lie in [0, budget_ns), got {margin_ns}")
+        self.budget_ns = int(budget_ns)
+        self._margin_ns = int(margin_ns)
+        self._capacity = capacity
+        self._memory = answered_memory
+        self._stale_ns = 10 * self.budget_ns if stale_after_ns is None else int(stale_after_ns)
+        self._pending: OrderedDict[int, FrameState] = OrderedDict()
+        self._answered: OrderedDict[int, str] = OrderedDict()
+        self.counts: dict[str, int] = {
+            "cloud_late_discarded": 0, "stale_inputs": 0, "evicted": 0, "duplicates": 0,
+        }
+
+    def _frame(self, sequence: int, now_ns: int) -> FrameState | None:
+        if sequence in self._answered:
+            return None
+        frame = self._pending.get(sequence)
+        if frame is not None:
+            return frame
+        deadline = sequence + self.budget_ns
+        if now_ns > deadline + self._stale_ns:
+            self.counts["stale_inputs"] += 1
+            return None
+        frame = FrameState(sequence=sequence, deadline_ns=deadline)
+        self._pending[sequence] = frame
+        while len(self._pending) > self._capacity:
+            self._pending.popitem(last=False)
+            self.counts["evicted"] += 1
+        return frame
+
+    def on_edge(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
+        """Edge detections of a frame arrived."""
+        frame = self._frame(sequence, now_ns)
+        if frame is None:
+            if sequence in self._answered:
+                self.counts["duplicates"] += 1
+            return self.on_tick(now_ns)
+        frame.edge, frame.edge_ns = detections, now_ns
+        return self.on_tick(now_ns)
+
+    def on_plan(
+        self, sequence: int, *, edge_only: bool, reason: str, now_ns: int, plan: object = None,
+    ) -> list[Answer]:
+        """The scheduler's plan of a frame arrived."""
+        frame = self._frame(sequence, now_ns)
+        if frame is not None:
+            frame.plan, frame.plan_edge_only, frame.plan_reason = plan, edge_only, reason
+            frame.plan_ns = now_ns
+        return self.on_tick(now_ns)
+
+    def on_cloud(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
+        """The cloud's answer of a frame arrived; discarded if the frame was answered."""
+        if sequence in self._answered:
+            self.counts["cloud_late_discarded"] += 1
+            return self.on_tick(now_ns)
+        frame = self._frame(sequence, now_ns)
+        if frame is not None:
+            frame.cloud, frame.cloud_ns = detections, now_ns
+        return self.on_tick(now_ns)
+
+    def _decide(self, frame: FrameState, now_ns: int) -> tuple[str, str] | None:
+        late = now_ns >= frame.deadline_ns - self._margin_ns
+        if frame.edge is None:
+            return (CLOUD, "") if late and frame.cloud is not None else None
+        if frame.cloud is not None:
+            return FUSED, ""
+        if frame.plan_edge_only:
+            return EDGE, frame.plan_reason or "edge-only plan"
+        if late:
+            return EDGE, "no plan" if frame.plan_edge_only is None else "cloud answer late"
+        return None
+
+    def on_tick(self, now_ns: int) -> list[Answer]:
+        """Answers due now, in capture order; call periodically and after every input."""
+        answers = []
+        for sequence in sorted(self._pending):
+            frame = self._pending[sequence]
+            decision = self._decide(frame, now_ns)
+            if decision is None:
+                continue
+            del self._pending[sequence]
+            self._answered[sequence] = decision[0]
+            while len(self._answered) > self._memory:
+                self._answered.popitem(last=False)
+            answers.append(Answer(frame=frame, source=decision[0], reason=decision[1],
+                                  decided_ns=now_ns))
+        return answers
+
+    def pending(self) -> int:
+        """Frames waiting for an answer."""
+        return len(self._pending)
+
+    def next_deadline_ns(self) -> int | None:
+        """Earliest deadline among waiting frames that have edge detections."""
+        due = [f.deadline_ns for f in self._pending.values() if f.edge is not None]
+        return min(due) if due else None

@@ -1,0 +1,160 @@
+"""ensembler: exactly one answer per frame on ``/hyperion/detections``, by its deadline.
+
+Inputs, joined by sequence: ``/hyperion/edge/detections``, ``/hyperion/plan``,
+``/hyperion/cloud/detections``. When to answer is decided by
+:class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors answered;
+edge at once for edge-only plans; edge at the deadline = capture stamp +
+``latency_budget_s`` otherwise; late cloud answers discarded and counted). Fusion is
+paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`). Each answer is a
+``Detection2DArray`` with the capture header, plus a FrameTiming on ``/hyperion/timing``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from vision_msgs.msg import Detection2DArray
+
+from hyperion_core.fuse.boxes import Detections
+from hyperion_core.fuse.ensemble import EnsembleConfig, Unmatched, ensemble
+from hyperion_edge import qos
+from hyperion_edge.deadline import CLOUD, EDGE, FUSED, Answer, DeadlineTracker
+from hyperion_edge.detection_bridge import BoxList, from_detection_array, to_detection_array
+from hyperion_edge.params import ParameterError, ParamSpec
+from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
+from hyperion_msgs.msg import CloudDetections, FrameTiming, QualityPlan
+
+SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
+           FUSED: FrameTiming.SOURCE_FUSED}
+
+PARAMS = (
+    ParamSpec(name="latency_budget_s", default=10.0, low=0.05, high=120.0,
+              description="end-to-end budget per frame, capture to answer [s]"),
+    ParamSpec(name="cloud_weight", default=0.6, low=0.0, high=1.0,
+              description="w_c of Eq. 6 (w_e = 1 - w_c) for matched boxes [0-1]"),
+    ParamSpec(name="match_iou", default=0.5, low=0.0, high=1.0,
+              description="IoU for an edge and a cloud box to be fused [0-1]"),
+    ParamSpec(name="unmatched", default="keep_both", choices=("keep_both", "cloud_only"),
+              description="what happens to boxes only one model found [-]"),
+    ParamSpec(name="edge_min_score", default=0.0, low=0.0, high=1.0,
+              description="unmatched edge boxes below this are dropped (keep_both) [0-1]"),
+    ParamSpec(name="nms_iou", default=0.5, low=0.0, high=1.0,
+              description="NMS IoU over the fused frame [0-1]"),
+    ParamSpec(name="tick_period_s", default=0.01, low=0.001, high=1.0,
+              description="how often deadlines are checked (answer lateness bound) [s]"),
+    ParamSpec(name="deadline_margin_s", default=0.05, low=0.0, high=10.0,
+              description="stop waiting for the cloud this long before the deadline, so "
+                          "the edge answer is published in time [s]"),
+    ParamSpec(name="capacity", default=64, low=1, high=100_000,
+              description="frames waiting for an answer at most [frames]"),
+)
+
+
+def fuse(edge: BoxList, cloud: BoxList, config: EnsembleConfig) -> BoxList:
+    """Eq. 6 on two BoxLists of one frame (class names mapped to ids and back)."""
+    names = sorted(set(edge.class_names) | set(cloud.class_names))
+    index = {name: k for k, name in enumerate(names)}
+
+    def to_core(boxes: BoxList) -> Detections:
+        labels = np.array([index[n] for n in boxes.class_names], np.int64)
+        return Detections(boxes=boxes.boxes, scores=boxes.scores, labels=labels)
+
+    fused = ensemble(to_core(edge), to_core(cloud), config)
+    return BoxList(boxes=fused.boxes, scores=fused.scores,
+                   class_names=tuple(names[k] for k in fused.labels.tolist()))
+
+
+class EnsemblerNode(HyperionNode):
+    """Decides, fuses and publishes one answer per frame."""
+
+    def __init__(self) -> None:
+        super().__init__("ensembler", params=PARAMS, warn_on=("deadline_missed",))
+        p = self.p
+        if p["deadline_margin_s"] >= p["latency_budget_s"]:
+            raise ParameterError(
+                f"parameter deadline_margin_s={p['deadline_margin_s']} must be below "
+                f"latency_budget_s={p['latency_budget_s']}")
+        self._tracker = DeadlineTracker(budget_ns=int(p["latency_budget_s"] * 1e9),
+                                        margin_ns=int(p["deadline_margin_s"] * 1e9),
+                                        capacity=p["capacity"])
+        self._fusion = EnsembleConfig(
+            cloud_weight=p["cloud_weight"], match_iou=p["match_iou"],
+            unmatched=Unmatched(p["unmatched"]), edge_min_score=p["edge_min_score"],
+            nms_iou=p["nms_iou"])
+        self._detections = self.create_publisher(Detection2DArray, qos.DETECTIONS,
+                                                 qos.result_qos())
+        self._timing = self.create_publisher(FrameTiming, qos.TIMING, qos.result_qos())
+        self.create_subscription(Detection2DArray, qos.EDGE_DETECTIONS, self._on_edge,
+                                 qos.result_qos())
+        self.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
+        self.create_subscription(CloudDetections, qos.CLOUD_DETECTIONS, self._on_cloud,
+                                 qos.result_qos())
+        self.create_timer(p["tick_period_s"], lambda: self._emit(self._tracker.on_tick(
+            self.now_ns())))
+
+    def _on_edge(self, msg: Detection2DArray) -> None:
+        self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, self.now_ns()))
+
+    def _on_plan(self, msg: QualityPlan) -> None:
+        self._emit(self._tracker.on_plan(msg.sequence, edge_only=msg.edge_only,
+                                         reason=msg.reason, now_ns=self.now_ns(), plan=msg))
+
+    def _on_cloud(self, msg: CloudDetections) -> None:
+        before = self._tracker.counts["cloud_late_discarded"]
+        self._emit(self._tracker.on_cloud(msg.sequence, msg, self.now_ns()))
+        if self._tracker.counts["cloud_late_discarded"] > before:
+            self.skip("cloud_late_discarded", f"cloud answer of frame {msg.sequence} came "
+                      "after the frame was answered; discarded")
+
+    def _emit(self, answers: list[Answer]) -> None:
+        for answer in answers:
+            self._publish(answer)
+
+    def _publish(self, answer: Answer) -> None:
+        frame = answer.frame
+        edge: Detection2DArray | None = frame.edge
+        cloud: CloudDetections | None = frame.cloud
+        header = edge.header if edge is not None else cloud.header
+        if answer.source == FUSED:
+            boxes = fuse(from_detection_array(edge), from_detection_array(cloud.detections),
+                         self._fusion)
+            out = to_detection_array(header=header, boxes=boxes.boxes, scores=boxes.scores,
+                                     class_names=list(boxes.class_names))
+        elif answer.source == CLOUD:
+            out = cloud.detections
+            out.header = header
+        else:
+            out = edge
+        self._detections.publish(out)
+        published_ns = self.now_ns()
+        timing = FrameTiming(header=header, sequence=frame.sequence,
+                             source=SOURCES[answer.source], edge_reason=answer.reason)
+        if frame.edge_ns:
+            timing.edge_detected_stamp = ns_to_stamp(frame.edge_ns)
+        plan: QualityPlan | None = frame.plan
+        if frame.plan_ns:
+            timing.scheduled_stamp = ns_to_stamp(frame.plan_ns)
+        if cloud is not None:
+            timing.cloud_answer_stamp = ns_to_stamp(frame.cloud_ns)
+            timing.bytes_sent = cloud.received_bytes
+        elif plan is not None and not plan.edge_only:
+            timing.bytes_sent = plan.predicted_bytes  # sent; the cloud never confirmed it
+        timing.published_stamp = ns_to_stamp(published_ns)
+        timing.deadline = ns_to_stamp(frame.deadline_ns)
+        timing.latency_s = (published_ns - frame.sequence) / 1e9
+        timing.deadline_met = published_ns <= frame.deadline_ns
+        self._timing.publish(timing)
+        self.counters.add(f"answers_{answer.source}")
+        if not timing.deadline_met:
+            self.counters.add("deadline_missed")
+        self.diagnostics.set_value("last_latency_s", f"{timing.latency_s:.3f}")
+        for key, value in self._tracker.counts.items():
+            self.diagnostics.set_value(key, value)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console-script entry: ``ensembler --ros-args ...``."""
+    return run_node(EnsemblerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

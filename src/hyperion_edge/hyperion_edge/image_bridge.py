@@ -1,0 +1,102 @@
+"""``sensor_msgs/Image`` ⇄ numpy, our cv_bridge equivalent (the real one when importable).
+
+Supported encodings: ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``, ``rgba8``. Every node works
+on BGR ``(H, W, 3)`` uint8 (the models' convention), so :func:`image_to_bgr` converts.
+
+Copies: :func:`image_to_array` is zero-copy (``np.frombuffer`` on the message buffer; the
+result shares memory with the message: do not modify it) unless rows are padded
+(``step > width * channels``), where one compact copy is made. :func:`array_to_image`
+makes exactly one copy (``tobytes``): assigning a numpy array to ``msg.data`` goes through
+rclpy's per-element checks and costs ~1.9 s for a 4K frame, so it is never done.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+#: encoding -> channels
+CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
+
+#: encoding -> OpenCV conversion to BGR (None: already BGR)
+_TO_BGR = {
+    "bgr8": None,
+    "rgb8": cv2.COLOR_RGB2BGR,
+    "mono8": cv2.COLOR_GRAY2BGR,
+    "bgra8": cv2.COLOR_BGRA2BGR,
+    "rgba8": cv2.COLOR_RGBA2BGR,
+}
+
+try:  # On a ROS install, cv_bridge is the reference implementation.
+    from cv_bridge import CvBridge as _CvBridge
+
+    _BRIDGE: object | None = _CvBridge()
+except ImportError:
+    _BRIDGE = None
+
+
+def image_to_array(msg: Image) -> np.ndarray:
+    """View an image message as ``(H, W, C)`` uint8 (``C`` from the encoding) without copying.
+
+    Raises:
+        ValueError: unsupported encoding, ``step`` smaller than a row, or a data length
+            that does not equal ``step * height``.
+    """
+    encoding = msg.encoding
+    if encoding not in CHANNELS:
+        raise ValueError(f"unsupported encoding {encoding!r}; supported: {sorted(CHANNELS)}")
+    channels = CHANNELS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    row = width * channels
+    if step < row:
+        raise ValueError(f"step {step} < width {width} x {channels} channels")
+    if len(msg.data) != step * height:
+        raise ValueError(f"data has {len(msg.data)} bytes, expected step {step} x height {height}")
+    flat = np.frombuffer(msg.data, np.uint8)
+    if step == row:
+        return flat.reshape(height, width, channels)
+    rows = np.ascontiguousarray(flat.reshape(height, step)[:, :row])
+    return rows.reshape(height, width, channels)
+
+
+def image_to_bgr(msg: Image) -> np.ndarray:
+    """Image message as BGR ``(H, W, 3)`` uint8; zero-copy (shares the message) for ``bgr8``.
+
+    Raises:
+        ValueError: as :func:`image_to_array`.
+    """
+    if _BRIDGE is not None and msg.encoding in CHANNELS:
+        return _BRIDGE.imgmsg_to_cv2(msg, desired_encoding="bgr8")  # type: ignore[attr-defined]
+    array = image_to_array(msg)
+    code = _TO_BGR[msg.encoding]
+    return array if code is None else cv2.cvtColor(array, code)
+
+
+def array_to_image(array: np.ndarray, *, header: Header, encoding: str = "bgr8") -> Image:
+    """Build an image message from an array (one copy of the pixels).
+
+    Args:
+        array: ``(H, W, C)`` uint8 in ``encoding``'s channel order (``(H, W)`` for mono8);
+            not mutated.
+        header: stamp and frame id for the message.
+        encoding: one of :data:`CHANNELS`.
+
+    Raises:
+        ValueError: unsupported encoding, wrong dtype or channel count.
+    """
+    if encoding not in CHANNELS:
+        raise ValueError(f"unsupported encoding {encoding!r}; supported: {sorted(CHANNELS)}")
+    pixels = np.asarray(array)
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8, got {pixels.dtype}")
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] != CHANNELS[encoding]:
+        raise ValueError(f"{encoding} needs {CHANNELS[encoding]} channels, got shape {array.shape}")
+    height, width, channels = pixels.shape
+    msg = Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0)
+    msg.step = width * channels
+    msg.data = np.ascontiguousarray(pixels).tobytes()
+    return msg

@@ -1,0 +1,144 @@
+"""Declaring node parameters from one table per node, with descriptors and validation.
+
+Each node module lists its parameters as a tuple of :class:`ParamSpec`. The defaults there
+must equal those in ``config/edge.yaml`` / ``config/cloud.yaml`` (a test compares them), so
+a node started without the params file behaves like one started with it.
+
+rclpy enforces numeric ranges itself (declaring a parameter whose override lies outside
+its range raises ``InvalidParameterValueException``); string choices are checked here.
+Either way the node stops at start-up with a :class:`ParameterError` naming the parameter
+and what it allows, and ``main`` turns that into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+Value = bool | int | float | str | list
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot run with; the message names it and the range."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParamSpec:
+    """One parameter of a node.
+
+    Args:
+        name: parameter name.
+        default: default value; its Python type fixes the ROS type (int, float, bool, str,
+            or a list of one of those).
+        description: what it does, including the unit in brackets, e.g. ``"[s]"``.
+        low: inclusive lower bound for int/float parameters.
+        high: inclusive upper bound for int/float parameters.
+        choices: allowed values for string parameters.
+        read_only: True where the node reads the value only at start-up.
+    """
+
+    name: str
+    default: Value
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = True
+
+    def allowed(self) -> str:
+        """The allowed values in words, for error messages."""
+        if self.choices:
+            return f"one of {list(self.choices)}"
+        if self.low is not None or self.high is not None:
+            return f"in [{self.low}, {self.high}]"
+        return f"of type {type(self.default).__name__}"
+
+    def descriptor(self) -> ParameterDescriptor:
+        """The ROS descriptor: description, range, read-only flag."""
+        text = self.description
+        if self.choices:
+            text += f" (one of: {', '.join(self.choices)})"
+        elif isinstance(self.default, list) and self.low is not None:
+            text += f" (each {self.allowed()})"
+        desc = ParameterDescriptor(description=text, read_only=self.read_only)
+        # rclpy checks ranges of scalars only; list elements are checked in :meth:`check`.
+        bounded = self.low is not None and self.high is not None
+        if bounded and isinstance(self.default, bool):
+            raise TypeError(f"{self.name}: a bool has no range")
+        if bounded and isinstance(self.default, int):
+            desc.integer_range = [
+                IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)
+            ]
+        elif bounded and isinstance(self.default, float):
+            desc.floating_point_range = [
+                FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
+            ]
+        return desc
+
+    def check(self, value: Value) -> None:
+        """Raise :class:`ParameterError` unless ``value`` is allowed."""
+        if self.choices and value not in self.choices:
+            raise ParameterError(f"parameter {self.name}={value!r} not allowed: {self.allowed()}")
+        items = list(value) if isinstance(value, list | tuple) else [value]
+        if isinstance(self.default, list) and not items:
+            raise ParameterError(f"parameter {self.name} must not be empty")
+        for item in items:
+            if not isinstance(item, int | float) or isinstance(item, bool):
+                continue
+            low_bad = self.low is not None and item < self.low
+            if low_bad or (self.high is not None and item > self.high):
+                raise ParameterError(
+                    f"parameter {self.name}={value!r} out of range: {self.allowed()}")
+
+
+def declare_params(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
+    """Declare every spec on ``node`` and return the values in force, by name.
+
+    Also installs a set-parameters callback that applies the same checks to later changes.
+
+    Raises:
+        ParameterError: a value (from a params file or ``-p``) is out of range or type.
+    """
+    values: dict[str, Any] = {}
+    by_name = {spec.name: spec for spec in specs}
+    for spec in specs:
+        try:
+            value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+        except ParameterException as err:
+            raise ParameterError(
+                f"parameter {spec.name} rejected: must be {spec.allowed()} ({err})"
+            ) from err
+        spec.check(value)
+        values[spec.name] = value
+
+    def on_set(params: list[Parameter]) -> SetParametersResult:
+        for param in params:
+            spec = by_name.get(param.name)
+            if spec is None:
+                continue
+            try:
+                spec.check(param.value)
+            except ParameterError as err:
+                return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(on_set)
+    return values
+
+
+def common_params() -> tuple[ParamSpec, ...]:
+    """Parameters every Hyperion node declares (set under ``/**`` in the params files)."""
+    return (
+        ParamSpec(name="diagnostics_period_s", default=2.0, low=0.1, high=60.0,
+                  description="period of the /diagnostics status [s]"),
+    )

@@ -1,0 +1,94 @@
+"""QoS of every Hyperion topic, chosen once here and used by publishers and subscribers alike.
+
+Why each choice (README table mirrors this module):
+
+- Camera images (``/hyperion/image``): keep-last 1, volatile. Only the newest frame matters
+  (latest wins); a deeper queue would only add latency. Reliability is a node parameter
+  (``image_reliability``, default ``reliable``): Fast DDS delivered 0 of 30 best-effort 4K
+  frames between processes (fragments are lost and never repaired), so best effort is for
+  small images or intra-process use only. Publisher and subscribers must agree: a
+  best-effort publisher never matches a reliable subscriber.
+- Per-frame results (detections, scores, plans, encoded frames, timing, cloud answers):
+  reliable, volatile, keep-last 10. Every frame needs exactly one answer, so these must
+  not be lost; 10 frames of slack absorbs a slow consumer for a second at 10 fps.
+- The POI map image is for viewing: keep-last 1, best effort (small, loss is harmless).
+- Link stats (``/hyperion/link/stats``): keep-last 1, reliable; only the newest estimate
+  is meaningful to the scheduler.
+- ``/diagnostics``: keep-last 10, reliable (the ROS convention for diagnostic_msgs).
+"""
+
+from __future__ import annotations
+
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+
+#: Topic names of the edge graph (absolute; remap to plug in an existing camera).
+IMAGE = "/hyperion/image"
+EDGE_DETECTIONS = "/hyperion/edge/detections"
+PATCH_SCORES = "/hyperion/patch_scores"
+POI_MAP = "/hyperion/poi_map"
+PLAN = "/hyperion/plan"
+ENCODED = "/hyperion/encoded"
+LINK_STATS = "/hyperion/link/stats"
+CLOUD_DETECTIONS = "/hyperion/cloud/detections"
+DETECTIONS = "/hyperion/detections"
+TIMING = "/hyperion/timing"
+DIAGNOSTICS = "/diagnostics"
+#: Topic names of the cloud graph (a separate ROS domain).
+CLOUD_ENCODED = "/hyperion/cloud/encoded"
+CLOUD_ANSWERS = "/hyperion/cloud/answers"
+
+RELIABILITY_CHOICES = ("reliable", "best_effort")
+
+#: Depth of per-frame result topics (frames of slack for a slow consumer).
+RESULT_DEPTH = 10
+
+
+def image_qos(reliability: str = "reliable") -> QoSProfile:
+    """Keep-last 1, volatile image QoS.
+
+    Args:
+        reliability: ``"reliable"`` or ``"best_effort"`` (see the module docstring).
+    """
+    if reliability not in RELIABILITY_CHOICES:
+        raise ValueError(f"reliability must be one of {RELIABILITY_CHOICES}, got {reliability!r}")
+    policy = (
+        ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    )
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=1, reliability=policy,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def result_qos() -> QoSProfile:
+    """Reliable, volatile, keep-last :data:`RESULT_DEPTH`: per-frame results."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=RESULT_DEPTH,
+        reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def viewer_qos() -> QoSProfile:
+    """Best-effort keep-last 1: images for people to look at (POI map)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=1,
+        reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def latest_state_qos() -> QoSProfile:
+    """Reliable keep-last 1: state where only the newest value matters (link stats)."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=1,
+        reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def diagnostics_qos() -> QoSProfile:
+    """Reliable keep-last 10, as diagnostic aggregators expect."""
+    return QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

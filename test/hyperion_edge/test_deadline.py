@@ -1,0 +1,113 @@
+"""DeadlineTracker: one answer per frame, by its deadline; late cloud answers discarded."""
+
+import pytest
+
+from hyperion_edge.deadline import CLOUD, EDGE, FUSED, DeadlineTracker
+
+S = 1_000_000_000
+BUDGET = 2 * S
+T0 = 100 * S  # capture stamp (= sequence) of the first frame
+
+
+def tracker(**kwargs) -> DeadlineTracker:
+    return DeadlineTracker(budget_ns=BUDGET, **kwargs)
+
+
+def test_fused_as_soon_as_both_answered():
+    t = tracker()
+    assert t.on_plan(T0, edge_only=False, reason="", now_ns=T0 + S // 10) == []
+    assert t.on_edge(T0, "edge", T0 + S // 5) == []
+    (answer,) = t.on_cloud(T0, "cloud", T0 + S)
+    assert answer.source == FUSED and answer.deadline_met
+    assert answer.frame.edge == "edge" and answer.frame.cloud == "cloud"
+
+
+def test_edge_only_plan_answers_at_once():
+    t = tracker()
+    t.on_edge(T0, "edge", T0 + S // 5)
+    (answer,) = t.on_plan(T0, edge_only=True, reason="link down", now_ns=T0 + S // 4)
+    assert (answer.source, answer.reason) == (EDGE, "link down")
+    assert answer.decided_ns == T0 + S // 4
+
+
+def test_edge_at_deadline_then_late_cloud_discarded():
+    t = tracker(margin_ns=S // 100)
+    t.on_edge(T0, "edge", T0 + S // 5)
+    t.on_plan(T0, edge_only=False, reason="", now_ns=T0 + S // 4)
+    assert t.on_tick(T0 + BUDGET - S // 50) == []
+    (answer,) = t.on_tick(T0 + BUDGET - S // 100)  # the margin before the deadline
+    assert (answer.source, answer.reason, answer.deadline_met) == (EDGE, "cloud answer late", True)
+    assert t.on_cloud(T0, "cloud", T0 + BUDGET + S) == []
+    assert t.counts["cloud_late_discarded"] == 1
+    assert t.pending() == 0
+
+
+def test_no_plan_by_deadline():
+    t = tracker()
+    t.on_edge(T0, "edge", T0)
+    (answer,) = t.on_tick(T0 + BUDGET)
+    assert answer.reason == "no plan"
+
+
+def test_edge_arriving_after_the_deadline_is_answered_at_once_and_marked_late():
+    t = tracker()
+    t.on_plan(T0, edge_only=False, reason="", now_ns=T0 + S)
+    (answer,) = t.on_edge(T0, "edge", T0 + BUDGET + S)
+    assert answer.source == EDGE and not answer.deadline_met
+
+
+def test_cloud_alone_at_deadline_when_edge_missing():
+    t = tracker()
+    t.on_cloud(T0, "cloud", T0 + S)
+    assert t.on_tick(T0 + S) == []
+    (answer,) = t.on_tick(T0 + BUDGET)
+    assert answer.source == CLOUD
+
+
+def test_frame_without_any_answer_waits():
+    t = tracker()
+    t.on_plan(T0, edge_only=False, reason="", now_ns=T0)
+    assert t.on_tick(T0 + 5 * BUDGET) == []
+    assert t.next_deadline_ns() is None
+
+
+def test_exactly_one_answer_per_frame_in_capture_order():
+    t = tracker()
+    answers = []
+    for k in range(5):
+        seq = T0 + k * S // 10
+        answers += t.on_edge(seq, k, seq)
+        answers += t.on_plan(seq, edge_only=k % 2 == 0, reason="", now_ns=seq)
+    answers += t.on_tick(T0 + 10 * S)
+    answers += t.on_edge(T0, "again", T0 + 10 * S)  # duplicate of an answered frame
+    sequences = [a.frame.sequence for a in answers]
+    assert sorted(sequences) == [T0 + k * S // 10 for k in range(5)]
+    assert len(set(sequences)) == 5
+    assert t.counts["duplicates"] == 1
+
+
+def test_stale_inputs_do_not_create_frames():
+    t = tracker(stale_after_ns=S)
+    assert t.on_cloud(T0, "cloud", T0 + BUDGET + 2 * S) == []
+    assert t.pending() == 0 and t.counts["stale_inputs"] == 1
+
+
+def test_capacity_evicts_oldest():
+    t = tracker(capacity=2)
+    for k in range(3):
+        t.on_plan(T0 + k, edge_only=False, reason="", now_ns=T0)
+    assert t.pending() == 2 and t.counts["evicted"] == 1
+
+
+def test_next_deadline():
+    t = tracker()
+    t.on_edge(T0 + 5, "e", T0)
+    t.on_edge(T0, "e", T0)
+    assert t.next_deadline_ns() == T0 + BUDGET
+
+
+@pytest.mark.parametrize("kwargs", [{"budget_ns": 0}, {"budget_ns": S, "capacity": 0},
+                                    {"budget_ns": S, "margin_ns": S}])
+def test_invalid_settings(kwargs):
+    with pytest.raises(ValueError):
+        DeadlineTracker(**kwargs)

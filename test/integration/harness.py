@@ -1,0 +1,144 @@
+"""Helpers for graph tests: private domains and ports, `hyperion run` processes, a probe.
+
+Every wait is bounded; nothing sleeps a fixed time to let something "get ready".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import Image
+from vision_msgs.msg import Detection2DArray
+
+from hyperion_edge import qos
+from hyperion_edge.runtime import stamp_ns
+from hyperion_msgs.msg import FrameTiming
+
+HYPERION = str(Path(sys.executable).parent / "hyperion")
+_counter = itertools.count()
+
+#: Small frames and one detector pass, so a graph runs a frame in about a second here.
+SMALL_EDGE = [
+    "camera.grid_columns:=2", "camera.grid_rows:=2", "camera.width:=960", "camera.height:=540",
+    "edge_detector.tile_columns:=1", "edge_detector.tile_rows:=1",
+    "edge_detector.tile_scale:=1.0", "scorer.token_rows:=8", "scorer.token_cols:=14",
+    "diagnostics_period_s:=1.0",
+]
+
+
+def domain_pair() -> tuple[int, int]:
+    """Two fresh ROS domain ids (edge, cloud) for one test, from the pid and a counter.
+
+    Kept within 110..229 (Fast DDS ports stay valid), apart from conftest's 1..100.
+    """
+    base = 110 + (os.getpid() * 6 + 2 * next(_counter)) % 118
+    return base, base + 1
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true; AssertionError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Graph:
+    """``hyperion run <graph>`` as a process group, output kept in a temporary file."""
+
+    def __init__(self, graph: str, *, domain: int, params: list[str]) -> None:
+        # Closed in stop(); it must outlive this constructor.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            "w+", prefix=f"hyperion-{graph}-", suffix=".log")
+        cmd = [HYPERION, "run", graph, "--domain-id", str(domain)]
+        for item in params:
+            cmd += ["-p", item]
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole graph at once (a crash, not a shutdown)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT (forwarded to every node), SIGKILL after ``timeout``; the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # Nodes die with `hyperion run` (PDEATHSIG); make sure of it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+        return self.proc.returncode
+
+
+class Probe:
+    """A node in the edge domain recording frames, answers and timings by sequence."""
+
+    def __init__(self, domain: int) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node("hyperion_test_probe", context=self.context)
+        self.lock = threading.Lock()
+        self.frames: list[int] = []
+        self.answers: list[Detection2DArray] = []
+        self.timings: list[FrameTiming] = []
+        self.node.create_subscription(Image, qos.IMAGE, self._on_image, qos.image_qos())
+        self.node.create_subscription(Detection2DArray, qos.DETECTIONS, self._on_answer,
+                                      qos.result_qos())
+        self.node.create_subscription(FrameTiming, qos.TIMING, self._on_timing, qos.result_qos())
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_image(self, msg: Image) -> None:
+        with self.lock:
+            self.frames.append(stamp_ns(msg.header.stamp))
+
+    def _on_answer(self, msg: Detection2DArray) -> None:
+        with self.lock:
+            self.answers.append(msg)
+
+    def _on_timing(self, msg: FrameTiming) -> None:
+        with self.lock:
+            self.timings.append(msg)
+
+    def snapshot(self) -> tuple[list[int], list[Detection2DArray], list[FrameTiming]]:
+        with self.lock:
+            return list(self.frames), list(self.answers), list(self.timings)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
