@@ -3,6 +3,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+
 from hyperion_core.codec.patch_codec import ClassEncoding, CodecError, decode_frame, encode_frame
 
 

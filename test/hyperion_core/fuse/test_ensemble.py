@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from hyperion_core.fuse.boxes import Detections, nms, overlapping_pairs, pairwise_iou
 from hyperion_core.fuse.ensemble import EnsembleConfig, Unmatched, ensemble, match_boxes
 

@@ -3,6 +3,7 @@ import io
 
 import numpy as np
 import pytest
+
 from hyperion_core.fuse.boxes import Detections
 from hyperion_core.metrics.coco_ap import coco_ap
 from hyperion_core.metrics.latency import (

@@ -2,6 +2,7 @@ import statistics
 
 import numpy as np
 import pytest
+
 from hyperion_core.schedule.bandwidth import BandwidthConfig, BandwidthEstimator
 
 

@@ -2,10 +2,11 @@ import itertools
 
 import numpy as np
 import pytest
-from hyperion_core.schedule.knapsack import SchedulerConfig, TransmissionScheduler
-from hyperion_core.schedule.profiles import AccuracyProfile, FitStats, SizeProfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hyperion_core.schedule.knapsack import SchedulerConfig, TransmissionScheduler
+from hyperion_core.schedule.profiles import AccuracyProfile, FitStats, SizeProfile
 
 STATS = FitStats(r=1.0, r2=1.0, n=10, rmse=0.0)
 QUALITIES = (10, 30, 50, 70, 90)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from hyperion_core.schedule.profiles import (
     ProfileRecord,
     fit_accuracy_profile,

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from hyperion_core.score.importance import ImportanceAccumulator, importance_on_patch_grid
 
 

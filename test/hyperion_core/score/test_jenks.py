@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from hyperion_core.score.jenks import (
     JenksConfig,
     assign_classes,

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from hyperion_core.score.reclass import ReclassConfig, boxes_cover_patches, reclass_patches
 
 
