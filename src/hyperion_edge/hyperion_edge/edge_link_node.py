@@ -9,15 +9,38 @@ Every ``stats_period_s`` and after each throughput sample: ``/hyperion/link/stat
 The link is up while a cloud subscribes to the uplink (zenoh matching status); zenoh keeps
 reconnecting to ``connect`` endpoints, so a restarted cloud is picked up without restarting
 the edge.
+
+Bandwidth estimate published for the scheduler (bit/s):
+
+- 0 while the link is down;
+- otherwise the harmonic mean of the last ``bandwidth_window`` samples, capped by what the
+  oldest unacknowledged transfer shows (``bytes / seconds since sent``): during an outage
+  that cap falls within a frame period, so the scheduler turns edge-only from the
+  estimate instead of waiting for per-frame timeouts;
+- a transfer the shaper cannot carry before its frame's deadline is not sent and counts
+  as a zero sample (outage); while the estimate is 0, a ``probe_bytes`` filler goes out
+  every ``probe_period_s`` so the first delivered probe restarts the estimate.
+
+Optional trace shaping (``trace`` non-empty): every transfer first waits in a token bucket
+whose rate follows a real uplink trace (5G-MeMU spec such as ``driving/lte/8``), so the
+link on one machine behaves like the measured cellular uplink.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 from rclpy.serialization import deserialize_message, serialize_message
 
+from hyperion_core.link.token_bucket import (
+    ShaperClosed,
+    ShaperConfig,
+    ShaperTimeout,
+    TokenBucket,
+)
+from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT, TraceSpecError, load_memu
 from hyperion_core.link.zenoh_link import EdgeLink, ThroughputSample
 from hyperion_core.schedule.bandwidth import BandwidthConfig, BandwidthEstimator
 from hyperion_edge import qos
@@ -34,7 +57,35 @@ PARAMS = (*link_params(connect="tcp/127.0.0.1:7447", listen=""),
               description="throughput samples in the harmonic mean (FESTIVE k) [samples]"),
     ParamSpec(name="stats_period_s", default=0.5, low=0.01, high=60.0,
               description="period of /hyperion/link/stats [s]"),
+    ParamSpec(name="ack_timeout_s", default=10.0, low=0.1, high=600.0,
+              description="an unacknowledged transfer is presumed lost after this [s]"),
+    ParamSpec(name="probe_period_s", default=1.0, low=0.05, high=60.0,
+              description="probe interval while the bandwidth estimate is 0 [s]"),
+    ParamSpec(name="probe_bytes", default=65536, low=1024, high=16_777_216,
+              description="size of one probe transfer [bytes]"),
+    ParamSpec(name="trace", default="",
+              description="shape the uplink by this 5G-MeMU trace, e.g. driving/lte/8; "
+                          "empty = unshaped [spec]"),
+    ParamSpec(name="trace_root", default="",
+              description="5G-MeMU dataset root; empty = the two runs shipped with "
+                          "hyperion_core [path]"),
+    ParamSpec(name="trace_period_s", default=0.1, low=0.001, high=10.0,
+              description="sample period of untimestamped trace lists [s]"),
+    ParamSpec(name="trace_offset_s", default=0.0, low=0.0, high=1e6,
+              description="start position in the trace [s]"),
 )
+
+
+def trace_shaper(p: dict) -> TokenBucket | None:
+    """The token bucket for the ``trace*`` parameters, or None when unshaped."""
+    if not p["trace"]:
+        return None
+    root = p["trace_root"] or EMBEDDED_TRACES_ROOT
+    try:
+        trace = load_memu(root, p["trace"], period_s=p["trace_period_s"])
+    except (TraceSpecError, OSError) as err:
+        raise ParameterError(f"trace {p['trace']!r} under {root}: {err}") from err
+    return TokenBucket(trace=trace, config=ShaperConfig(start_offset_s=p["trace_offset_s"]))
 
 
 class EdgeLinkNode(HyperionNode):
@@ -44,7 +95,7 @@ class EdgeLinkNode(HyperionNode):
         super().__init__("edge_link", params=PARAMS, warn_on=("send_dropped", "answers_missed"))
         p = self.p
         try:
-            config = link_config(p)
+            config = replace(link_config(p), ack_timeout_s=p["ack_timeout_s"])
         except ValueError as err:
             raise ParameterError(f"link parameters connect/listen/tls_*: {err}") from err
         self._lock = threading.Lock()
@@ -55,13 +106,24 @@ class EdgeLinkNode(HyperionNode):
         self._answers = self.create_publisher(CloudDetections, qos.CLOUD_DETECTIONS,
                                               qos.result_qos())
         self._stats_pub = self.create_publisher(LinkStats, qos.LINK_STATS, qos.latest_state_qos())
-        self._link = EdgeLink(config=config, on_reply=self._on_reply, on_sample=self._on_sample)
+        self._shaper = trace_shaper(p)
+        self._link = EdgeLink(config=config, on_reply=self._on_reply, on_sample=self._on_sample,
+                              shaper=self._shaper)
+        if self._shaper is not None:
+            self.get_logger().info(
+                f"uplink shaped by trace {p['trace']} (mean "
+                f"{self._shaper.trace.mean_rate_bps() / 1e6:.1f} Mbit/s)")
         self._worker: BoundedWorker[EncodedFrame] = BoundedWorker(
             name="send", handler=self._send, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"send failed: {e}",
                                                        throttle_duration_sec=5.0))
         self.create_subscription(EncodedFrame, qos.ENCODED, self._worker.submit, qos.result_qos())
         self.create_timer(p["stats_period_s"], self._publish_stats)
+        self._prober: BoundedWorker[int] = BoundedWorker(
+            name="probe", handler=self._probe, depth=1, counters=self.counters,
+            on_error=lambda e: self.get_logger().error(f"probe failed: {e}",
+                                                       throttle_duration_sec=5.0))
+        self.create_timer(p["probe_period_s"], self._maybe_probe)
 
     def _link_up(self) -> bool:
         return self._link.wait_connected(0.0)
@@ -71,11 +133,50 @@ class EdgeLinkNode(HyperionNode):
             self.skip("sent_while_down", f"frame {msg.sequence} not sent: link down")
             return
         payload = serialize_message(msg)
+        # A frame the (shaped) link cannot deliver before its deadline is not worth sending.
+        remaining_s = (stamp_ns(msg.deadline) - self.now_ns()) / 1e9
+        try:
+            self._link.send(payload, timeout_s=max(remaining_s, 0.0))
+        except ShaperTimeout:
+            self._record_outage()
+            self.skip("sends_abandoned", f"frame {msg.sequence}: link too slow for its deadline")
+            return
+        except ShaperClosed:
+            return
         with self._lock:
             self._in_flight[msg.sequence] = stamp_ns(msg.deadline)
             self._bytes_sent += len(payload)
-        self._link.send(payload)
         self.counters.add("frames_sent")
+
+    def _record_outage(self) -> None:
+        with self._lock:
+            self._estimator.add_sample(0.0)
+        self._publish_stats()
+
+    def _maybe_probe(self) -> None:
+        with self._lock:
+            starved = self._estimator.estimate() == 0.0
+        if starved and self._link_up() and self._link.oldest_in_flight() is None:
+            self._prober.submit(self.p["probe_bytes"])
+
+    def _probe(self, nbytes: int) -> None:
+        try:
+            self._link.send(bytes(nbytes), timeout_s=self.p["probe_period_s"], probe=True)
+            self.counters.add("probes_sent")
+        except ShaperTimeout:
+            self._record_outage()
+        except ShaperClosed:
+            pass
+
+    def _estimate_bytes_per_s(self) -> float:
+        """The estimate described in the module docstring, bytes/s (0 = down/unknown)."""
+        if not self._link_up():
+            return 0.0
+        estimate = self._estimator.estimate() or 0.0
+        pending = self._link.oldest_in_flight()
+        if pending is not None and pending[1] > 0.0:
+            estimate = min(estimate, pending[0] / pending[1])
+        return estimate
 
     def _on_reply(self, _link_seq: int, payload: bytes) -> None:
         # zenoh's thread: deserialize (small message) and publish, nothing slower.
@@ -104,7 +205,6 @@ class EdgeLinkNode(HyperionNode):
             for seq in late:
                 del self._in_flight[seq]
             self._missed += len(late)
-            estimate = self._estimator.estimate()
             samples = list(self._samples)
             msg = LinkStats(link_up=self._link_up(), bytes_sent=self._bytes_sent,
                             bytes_received=self._bytes_received, answers_missed=self._missed)
@@ -115,11 +215,12 @@ class EdgeLinkNode(HyperionNode):
         # Samples carry monotonic times; shift them onto the node clock.
         msg.transfer_stamps = [ns_to_stamp(now_ns - int((mono - s.t_ack_s) * 1e9))
                                for s in samples]
-        msg.bandwidth_estimate_bps = 8.0 * estimate if estimate else 0.0
+        msg.bandwidth_estimate_bps = 8.0 * self._estimate_bytes_per_s()
         self._stats_pub.publish(msg)
 
     def close(self) -> None:
         self._worker.close()
+        self._prober.close()
         self._link.close()
 
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,3 +171,43 @@ def test_edge_refuses_an_impostor_cloud(tmp_path):
         cloud.stdin.close()
         assert cloud.wait(timeout=10) == 0
         assert cloud.stdout.read().strip() == "", "the impostor received a payload"
+
+
+def test_probe_is_acknowledged_but_never_delivered():
+    port, prefix = _free_port(), f"test/{_free_port()}"
+    endpoint = f"tcp/127.0.0.1:{port}"
+    with _cloud("--listen", endpoint, "--prefix", prefix) as cloud:
+        with EdgeLink(config=LinkConfig(connect=(endpoint,), key_prefix=prefix)) as edge:
+            assert edge.wait_connected(10.0)
+            sample = edge.wait_ack(edge.send(b"p" * 50_000, probe=True), 10.0)
+            assert sample is not None and sample.nbytes == 50_000
+            assert edge.oldest_in_flight() is None
+        cloud.stdin.close()
+        assert cloud.wait(timeout=10) == 0
+        assert cloud.stdout.read().strip() == "", "a probe reached the cloud's callback"
+
+
+def test_unacknowledged_payload_bounds_the_throughput():
+    # Nobody listens: the payload stays in flight and its age keeps growing.
+    config = LinkConfig(connect=(f"tcp/127.0.0.1:{_free_port()}",), key_prefix="test/none")
+    with EdgeLink(config=config) as edge:
+        assert edge.oldest_in_flight() is None
+        edge.send(b"x" * 1000)
+        first = edge.oldest_in_flight()
+        assert first is not None and first[0] == 1000
+        edge.send(b"y" * 10)
+        later = edge.oldest_in_flight()
+        assert later[0] == 1000 and later[1] >= first[1]
+
+
+def test_transfer_unacknowledged_past_the_timeout_is_presumed_lost():
+    config = LinkConfig(connect=(f"tcp/127.0.0.1:{_free_port()}",), key_prefix="test/lost",
+                        ack_timeout_s=0.2)
+    with EdgeLink(config=config) as edge:
+        edge.send(b"x" * 1000)
+        assert edge.oldest_in_flight() is not None
+        deadline = time.monotonic() + 5.0
+        while edge.oldest_in_flight() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert edge.oldest_in_flight() is None
+        assert edge.lost_transfers == 1

@@ -1,8 +1,10 @@
 """Edge–cloud link over zenoh: opaque uplink payloads, acknowledgements, downlink replies.
 
-Keys under ``<prefix>``: ``up`` (edge → cloud payloads), ``ack`` (cloud → edge receipt
-acknowledgements), ``down`` (cloud → edge replies). Uplink and reply samples carry a
-16-byte attachment: sequence number (uint64) and payload size (uint64), big-endian.
+Keys under ``<prefix>``: ``up`` (edge → cloud payloads), ``probe`` (edge → cloud filler
+that is acknowledged and otherwise ignored, to measure a link nothing else is using),
+``ack`` (cloud → edge receipt acknowledgements), ``down`` (cloud → edge replies). Uplink
+and reply samples carry a 16-byte attachment: sequence number (uint64) and payload size
+(uint64), big-endian.
 
 Throughput measurement: for each payload the edge records ``t_submit`` (when
 :meth:`EdgeLink.send` was called, before any shaping wait) and ``t_ack`` (when the cloud's
@@ -155,6 +157,7 @@ class EdgeLink:
         self._acked: dict[int, ThroughputSample] = {}
         self._samples: deque[ThroughputSample] = deque(maxlen=config.max_samples)
         self._seq = 0
+        self.lost_transfers = 0
         self._matched = threading.Event()
         self._session = zenoh.open(config.to_zenoh())
         p = config.key_prefix
@@ -163,6 +166,9 @@ class EdgeLink:
         # BLOCK: a large frame must never be dropped silently under back-pressure.
         self._pub = self._session.declare_publisher(
             f"{p}/up", congestion_control=zenoh.CongestionControl.BLOCK,
+            reliability=zenoh.Reliability.RELIABLE)
+        self._probe_pub = self._session.declare_publisher(
+            f"{p}/probe", congestion_control=zenoh.CongestionControl.BLOCK,
             reliability=zenoh.Reliability.RELIABLE)
         self._listener = self._pub.declare_matching_listener(self._handle_matching)
         if self._pub.matching_status.matching:
@@ -179,8 +185,15 @@ class EdgeLink:
         limit = self._cfg.connect_timeout_s if timeout_s is None else timeout_s
         return self._matched.wait(limit)
 
-    def send(self, payload: bytes) -> int:
+    def send(self, payload: bytes, *, timeout_s: float | None = None, probe: bool = False) -> int:
         """Publish one uplink payload; returns its sequence number.
+
+        Args:
+            payload: bytes for the cloud's callback (or filler when ``probe``).
+            timeout_s: give up, sending nothing, if the shaper would hold the payload
+                longer than this, seconds (raises ``ShaperTimeout``); None waits.
+            probe: send on the probe key: acknowledged (so it yields a throughput sample)
+                but never handed to the cloud's callback.
 
         Blocks while the shaper (if any) holds the payload. Raises the shaper's
         ``ShaperTimeout`` / ``ShaperClosed`` unchanged.
@@ -191,13 +204,32 @@ class EdgeLink:
             self._pending[seq] = (len(payload), time.monotonic())
         if self._shaper is not None:
             try:
-                self._shaper.send(len(payload))
+                self._shaper.send(len(payload), timeout_s=timeout_s)
             except BaseException:
                 with self._cond:
                     self._pending.pop(seq, None)
                 raise
-        _put(self._pub, seq, payload)
+        _put(self._probe_pub if probe else self._pub, seq, payload)
         return seq
+
+    def oldest_in_flight(self) -> tuple[int, float] | None:
+        """``(bytes, seconds since send)`` of the oldest unacknowledged payload, or None.
+
+        While a payload is unacknowledged the link has carried at most ``bytes / seconds``:
+        an upper bound on the current throughput that falls during an outage, long
+        before any acknowledgement could report it. Payloads unacknowledged for longer
+        than ``ack_timeout_s`` are presumed lost (a cloud that died mid-transfer), dropped
+        from the bound and counted in :attr:`lost_transfers`.
+        """
+        now = time.monotonic()
+        with self._cond:
+            while self._pending:
+                seq, (nbytes, t_submit) = next(iter(self._pending.items()))
+                if now - t_submit <= self._cfg.ack_timeout_s:
+                    return nbytes, now - t_submit
+                del self._pending[seq]
+                self.lost_transfers += 1
+        return None
 
     def _handle_ack(self, sample: zenoh.Sample) -> None:
         t_ack = time.monotonic()
@@ -269,12 +301,20 @@ class CloudLink:
             f"{p}/down", congestion_control=zenoh.CongestionControl.BLOCK,
             reliability=zenoh.Reliability.RELIABLE)
         self._sub = self._session.declare_subscriber(f"{p}/up", self._handle_up)
+        self._probe_sub = self._session.declare_subscriber(f"{p}/probe", self._handle_probe)
+
+    def _ack(self, seq: int, nbytes: int) -> None:
+        self._ack_pub.put(b"", attachment=_ATT.pack(seq, nbytes))
 
     def _handle_up(self, sample: zenoh.Sample) -> None:
         seq, payload = _unpack(sample)
         # Ack first: the edge's throughput sample must not include cloud processing time.
-        self._ack_pub.put(b"", attachment=_ATT.pack(seq, len(payload)))
+        self._ack(seq, len(payload))
         self._on_payload(seq, payload)
+
+    def _handle_probe(self, sample: zenoh.Sample) -> None:
+        seq, payload = _unpack(sample)
+        self._ack(seq, len(payload))
 
     def reply(self, seq: int, payload: bytes) -> None:
         """Publish a downlink reply to uplink payload ``seq``."""
