@@ -8,7 +8,13 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["link/data/5g-memu/README.md", "link/data/5g-memu/throughput/*/*/*"]},
+    package_data={
+        PACKAGE: [
+            "link/data/5g-memu/README.md",
+            "link/data/5g-memu/throughput/*/*/*",
+            "eval/data/*",
+        ]
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hyperion.run", "start the edge or cloud graph: hyperion run edge|cloud [-p K:=V]"),
     "bag": ("hyperion.bag", "record, play or import rosbag2 files (mcap/sqlite3)"),
     "view": ("hyperion.view", "live view: Foxglove WebSocket server on the graph's topics"),
+    "profile": ("hyperion_core.eval.profile_cli", "fit the size/accuracy profilers on frames"),
+    "eval": ("hyperion_core.eval.cli", "run Hyperion, baselines and ablations on traces"),
     "certs": ("hyperion_core.link.certs", "make a CA and edge/cloud certificates for the link"),
 }
 

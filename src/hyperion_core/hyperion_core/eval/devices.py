@@ -1,0 +1,136 @@
+"""Compute-time profiles of the edge device and the cloud, per 3840x2160 frame.
+
+``paper``: the paper's hardware (Jetson Orin Nano edge, V100 cloud). The paper gives few
+numbers, so each field says where it comes from:
+
+- ``edge_s`` 0.150 s (ViTDet-S on the downscaled frame, detections and attention from one
+  pass): derived from Table I, assuming device time is the same in every row: 5G row
+  device 31.2 % of a frame that must fit the 500 ms budget gives <= 156 ms; then the 4G row
+  (edge only, device 96.5 %) implies a 155 ms frame, consistent. The paper's other number,
+  ViTDet-*Base* at 0.46 FPS for 1080x720 on the same board, is for the larger backbone.
+- ``cloud_s`` 0.040 s (ViTDet-B + SAHI on a V100): derived from Table I's cloud shares
+  (9.3 % WiFi, 10.2 % 5G) of frames of ~300-480 ms: 28-49 ms.
+- ``overhead_s`` 0.007 s (re-classing, scheduler, encoding, ensembling): Table I's
+  "system" share 1.8-3.5 %; the scheduler alone is ~2.5 ms (paper text).
+- ``elf_cloud_s`` 0.060 s (Mask R-CNN per partition, partitions in parallel): assumption,
+  the paper gives no number.
+- ``elf_overhead_s`` 0.005 s (Elf's ROI prediction and partitioning): assumption.
+- ``remix_pass_s`` 0.030 s (one 640-px pass of a Remix EfficientDet on the Orin Nano):
+  assumption, the paper gives no number.
+
+``measured``: this machine, timed on the evaluation frames with the models actually run and
+scaled to a 4K frame by pixel area (stored in the cache, so reruns are deterministic).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from hyperion_core.eval.cache import DetectionCache, cache_key
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceProfile:
+    """Seconds per 4K frame of each compute stage.
+
+    Args:
+        name: ``"paper"`` or ``"measured"``.
+        edge_s: Hyperion's edge stage (detections + importance), also edge-only's time.
+        edge_only_s: edge-only's stage (the edge detector without importance).
+        cloud_s: Hyperion's cloud model on a received frame.
+        overhead_s: Hyperion's own work per frame (re-class, schedule, encode, fuse).
+        elf_cloud_s: Elf's CNN server model.
+        elf_overhead_s: Elf's on-device ROI prediction, partitioning and encoding.
+        remix_pass_s: one 640-px detector pass of Remix on the device.
+        source: where the numbers come from.
+    """
+
+    name: str
+    edge_s: float
+    edge_only_s: float
+    cloud_s: float
+    overhead_s: float
+    elf_cloud_s: float
+    elf_overhead_s: float
+    remix_pass_s: float
+    source: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+PAPER = DeviceProfile(
+    name="paper",
+    edge_s=0.150,
+    edge_only_s=0.150,
+    cloud_s=0.040,
+    overhead_s=0.007,
+    elf_cloud_s=0.060,
+    elf_overhead_s=0.005,
+    remix_pass_s=0.030,
+    source="Jetson Orin Nano / V100 as in the paper: edge, cloud, overhead derived from "
+    "Table I; elf_cloud_s, elf_overhead_s, remix_pass_s are assumptions "
+    "(see hyperion_core.eval.devices)",
+)
+
+
+def _median_s(call: object, runs: int) -> float:
+    call()  # type: ignore[operator]  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measured_profile(
+    frame: np.ndarray, *, cache: DetectionCache, scale: float, threads: int, runs: int = 1
+) -> DeviceProfile:
+    """Time the models on ``frame`` (or read the stored timing) and scale to a 4K frame.
+
+    Args:
+        frame: ``(H, W, 3)`` uint8 BGR evaluation frame.
+        cache: where the timing is stored under the frame's digest.
+        scale: 4K area / frame area (:func:`hyperion_core.eval.frames.area_scale`).
+        threads: ONNX Runtime threads, as in the evaluation.
+        runs: timed runs per model after one warm-up (median).
+    """
+    from hyperion_core.eval.frames import frame_digest
+    from hyperion_core.eval.models import build_eval_detector
+    from hyperion_core.eval.payloads import Payload, materialise
+    from hyperion_core.models.ort_runtime import RuntimeConfig
+    from hyperion_core.models.registry import build_scorer, get_spec
+
+    key = cache_key("device-measured", frame_digest(frame), threads, runs)
+    stored = cache.get_value(key)
+    if stored is None:
+        size = (frame.shape[1], frame.shape[0])
+        scorer = build_scorer(
+            get_spec("scorer", runtime=RuntimeConfig(intra_op_threads=threads))
+        )
+        timed = {}
+        for name in ("edge", "cloud", "elf-cnn", "remix-half"):
+            detector = build_eval_detector(name, frame_size=size, threads=threads)
+            timed[name] = _median_s(lambda d=detector: d.predict(frame), runs)
+        timed["scorer"] = _median_s(lambda: scorer.score(frame), runs)
+        payload = Payload(kind="jpeg", quality=50)
+        timed["encode"] = _median_s(lambda: materialise(frame, payload), runs)
+        cache.put_value(key, timed)
+        stored = timed
+    t = dict(stored)  # type: ignore[arg-type]
+    return DeviceProfile(
+        name="measured",
+        edge_s=(t["edge"] + t["scorer"]) * scale,
+        edge_only_s=t["edge"] * scale,
+        cloud_s=t["cloud"] * scale,
+        overhead_s=t["encode"] * scale,
+        elf_cloud_s=t["elf-cnn"],  # one pass whatever the frame size
+        elf_overhead_s=t["encode"] * scale,
+        remix_pass_s=t["remix-half"],
+        source=f"measured on this machine ({threads} ORT threads), scaled x{scale:.2f} to 4K",
+    )
