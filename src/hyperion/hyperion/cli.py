@@ -11,6 +11,7 @@ import sys
 
 #: sub-command -> (module whose ``main(argv) -> int`` runs it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("hyperion.demo", "edge + cloud graphs on the embedded 4K clip over a real LTE trace"),
     "doctor": ("hyperion.doctor", "check the environment: ROS, RMW, interfaces, models"),
     "bench": ("hyperion_core.bench", "time every per-frame stage on a 4K frame (--json FILE)"),
     "models": ("hyperion_core.models.cli", "list the configured models and their latency"),

@@ -108,10 +108,16 @@ def plot_series(records: list[FrameRecord], path: Path, *, budget_s: float) -> N
 
 
 def annotate(frame: np.ndarray, record: FrameRecord, *, scale: float) -> np.ndarray:
-    """A downscaled copy of ``frame`` (BGR) with the answer's boxes and a status line."""
+    """A copy of ``frame`` (BGR) with the answer's boxes and a status line.
+
+    Args:
+        frame: the camera frame already downscaled by ``scale`` (viewing size).
+        record: the frame's answer; boxes in full-frame pixels.
+        scale: viewing size / camera frame size.
+    """
     import cv2
 
-    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = frame.copy()
     colour = SOURCE_COLOURS.get(record.source, (255, 255, 255))
     for x0, y0, x1, y1 in (record.boxes * scale).astype(int):
         cv2.rectangle(small, (x0, y0), (x1, y1), colour, 1)
@@ -153,9 +159,14 @@ def write_report(
     budget_s: float,
     frames_in: int,
     frames: dict[int, np.ndarray] | None = None,
+    frame_scale: float = 1.0,
     video_fps: float = 2.0,
 ) -> dict:
-    """Write ``summary.json``, ``series.png`` and (given frames) ``annotated.mp4``."""
+    """Write ``summary.json``, ``series.png`` and (given frames) ``annotated.mp4``.
+
+    Args:
+        frames: viewing-size frames by sequence, downscaled by ``frame_scale``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(records, budget_s=budget_s, frames_in=frames_in)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -163,5 +174,5 @@ def write_report(
         plot_series(records, out_dir / "series.png", budget_s=budget_s)
     if frames:
         pairs = ((frames[r.sequence], r) for r in records if r.sequence in frames)
-        write_video(pairs, out_dir / "annotated.mp4", fps=video_fps, scale=0.25)
+        write_video(pairs, out_dir / "annotated.mp4", fps=video_fps, scale=frame_scale)
     return summary

@@ -1,0 +1,126 @@
+"""Running Hyperion graphs from Python: `hyperion run` processes and an output recorder.
+
+Used by `hyperion demo` and the benchmarks; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+HYPERION = str(Path(sys.executable).parent / "hyperion")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` until true; ``TimeoutError`` naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class GraphProcess:
+    """``hyperion run <graph>`` as its own process group, output kept in a log file.
+
+    Args:
+        graph: ``"edge"`` or ``"cloud"``.
+        domain: ROS_DOMAIN_ID of the graph.
+        params: ``[node.]name:=value`` overrides.
+        log_dir: where ``<graph>.log`` goes; a temporary file when None.
+    """
+
+    def __init__(
+        self, graph: str, *, domain: int, params: list[str], log_dir: Path | None = None
+    ) -> None:
+        if log_dir is None:
+            # Closed in stop(); it must outlive this constructor.
+            self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                "w+", prefix=f"hyperion-{graph}-", suffix=".log")
+        else:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.log = open(log_dir / f"{graph}.log", "w+")  # noqa: SIM115
+        cmd = [HYPERION, "run", graph, "--domain-id", str(domain)]
+        for item in params:
+            cmd += ["-p", item]
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def output(self) -> str:
+        """Everything the graph's nodes printed so far."""
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole graph at once (a crash, not a shutdown)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGINT (forwarded to every node), SIGKILL after ``timeout_s``; the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # Nodes die with `hyperion run` (PDEATHSIG); make sure of it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> GraphProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class SpinningNode:
+    """A node in its own context and domain, spun on a background thread.
+
+    Args:
+        name: node name.
+        domain: ROS_DOMAIN_ID to join.
+    """
+
+    def __init__(self, name: str, *, domain: int) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node: Node = rclpy.create_node(name, context=self.context)
+        self.lock = threading.Lock()
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+
+    def start(self) -> None:
+        """Start spinning (after subscriptions are made)."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop spinning and leave the domain."""
+        self._executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
