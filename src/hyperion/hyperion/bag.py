@@ -77,7 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--remap", type=_remap, action="append", default=[],
                       metavar="FROM:=TO", help="publish bag topic FROM on TO (repeatable)")
     play.add_argument("--wait-for-subscribers", type=_non_negative, default=0.0, metavar="S",
-                      help="before playing, wait up to S s for a subscriber on every topic")
+                      help="before playing, wait up to S s for subscribers on every topic")
+    play.add_argument("--subscribers", type=int, default=1, metavar="N",
+                      help="with --wait-for-subscribers: how many per topic (default 1)")
+    play.add_argument("--flush-timeout", type=_non_negative, default=10.0, metavar="S",
+                      help="after the last message, wait up to S s for reliable subscribers "
+                           "to acknowledge everything (default 10)")
 
     video = commands.add_parser("import-video", help="write video frames as Images to a bag")
     video.add_argument("source", help="video file, or 'array-camera' for embedded 4K frames")
@@ -166,10 +171,14 @@ def play(args: argparse.Namespace) -> int:
         rclpy.try_shutdown()
         return 2
     try:
-        if args.wait_for_subscribers and not player.wait_for_subscribers(args.wait_for_subscribers):
-            print("hyperion bag play: no subscriber on some topics after "
-                  f"{args.wait_for_subscribers:g} s, playing anyway", file=sys.stderr)
+        if args.wait_for_subscribers and not player.wait_for_subscribers(
+                args.wait_for_subscribers, count=args.subscribers):
+            print(f"hyperion bag play: fewer than {args.subscribers} subscriber(s) on some "
+                  f"topics after {args.wait_for_subscribers:g} s, playing anyway", file=sys.stderr)
         report = player.play(stop)
+        if not stop.is_set() and not player.flush(args.flush_timeout):
+            print("hyperion bag play: some messages were not acknowledged within "
+                  f"{args.flush_timeout:g} s", file=sys.stderr)
     finally:
         player.close()
         player.destroy_node()

@@ -100,10 +100,14 @@ class BagPlayer(Node):
     def output_topics(self) -> list[str]:
         return list(self._outputs)
 
-    def wait_for_subscribers(self, timeout_s: float) -> bool:
-        """Wait until every output topic has a subscriber; False when ``timeout_s`` ran out."""
+    def wait_for_subscribers(self, timeout_s: float, *, count: int = 1) -> bool:
+        """Wait until every output topic has ``count`` subscribers; False on timeout.
+
+        A graph usually has several consumers of one topic (detector, scorer, encoder all
+        read the camera): waiting for only the first would feed the others a short stream.
+        """
         deadline = time.monotonic() + timeout_s
-        while not all(p.get_subscription_count() for p in self._outputs.values()):
+        while not all(p.get_subscription_count() >= count for p in self._outputs.values()):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
@@ -151,6 +155,21 @@ class BagPlayer(Node):
             skipped_messages=skipped_messages,
             duration_s=time.monotonic() - begun,
             bytes=total_bytes,
+        )
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until reliable subscribers acknowledged everything published; False on timeout.
+
+        Exiting right after the last publish would drop messages still in flight to a
+        subscriber that is busy (a detector in the middle of a frame).
+        """
+        from rclpy.duration import Duration
+
+        deadline = time.monotonic() + timeout_s
+        return all(
+            publisher.wait_for_all_acked(
+                Duration(seconds=max(deadline - time.monotonic(), 0.0)))
+            for publisher in self._outputs.values()
         )
 
     def close(self) -> None:
