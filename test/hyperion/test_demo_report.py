@@ -14,11 +14,15 @@ def make_records() -> list[FrameRecord]:
     return [
         FrameRecord(sequence=1, source="fused", latency_s=2.0, deadline_met=True,
                     bytes_sent=800_000, boxes=np.array([[10.0, 20, 50, 90]]),
-                    scores=np.array([0.9]), qualities=(10, 50, 90), bandwidth_bps=20e6),
+                    scores=np.array([0.9]), qualities=(10, 50, 90), bandwidth_bps=20e6,
+                    stages={"edge_detected": 0.5, "scored": 0.75, "scheduled": 0.8,
+                            "cloud_answer": 1.9, "published": 2.0}),
         FrameRecord(sequence=2, source="edge", latency_s=6.5, deadline_met=False,
                     bytes_sent=0, edge_reason="cloud answer late"),
         FrameRecord(sequence=3, source="edge", latency_s=0.4, deadline_met=True,
-                    bytes_sent=0, edge_reason="edge-only plan"),
+                    bytes_sent=0, edge_reason="edge-only plan",
+                    stages={"edge_detected": 0.3, "scored": 0.35, "scheduled": 0.37,
+                            "published": 0.4}),
     ]
 
 
@@ -45,3 +49,13 @@ def test_annotated_video_has_one_frame_per_answered_frame(tmp_path):
         count += 1
     capture.release()
     assert count == 3
+
+
+def test_stage_table_takes_medians_over_the_frames_each_stage_ran_in(tmp_path):
+    stages = write_report(tmp_path, make_records(), budget_s=6.0, frames_in=3)["stages"]
+    assert stages["edge detection"] == {"median_s": 0.4, "frames": 2}
+    assert stages["scheduling"]["median_s"] == pytest.approx((0.05 + 0.02) / 2)
+    assert stages["encode + uplink + cloud + downlink"] == {"median_s": pytest.approx(1.1),
+                                                          "frames": 1}
+    # Fusion starts when the later of the edge and cloud answers is in.
+    assert stages["fusion and publishing"]["median_s"] == pytest.approx((0.1 + 0.1) / 2)

@@ -95,8 +95,20 @@ class DemoRecorder(SpinningNode):
                 scores=found.scores if found else np.zeros(0),
                 qualities=tuple(plan.class_quality) if plan and not plan.edge_only else (),
                 bandwidth_bps=plan.bandwidth_estimate_bps if plan else 0.0,
+                stages=stage_marks(timing),
             ))
         return records
+
+
+def stage_marks(timing: FrameTiming) -> dict[str, float]:
+    """Seconds from capture to each stage stamp of ``timing`` that is set."""
+    capture = stamp_ns(timing.header.stamp)
+    marks = {}
+    for stage in ("edge_detected", "scored", "scheduled", "encoded", "cloud_answer", "published"):
+        stamp = stamp_ns(getattr(timing, f"{stage}_stamp"))
+        if stamp:
+            marks[stage] = (stamp - capture) / 1e9
+    return marks
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

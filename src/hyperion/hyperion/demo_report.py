@@ -34,6 +34,8 @@ class FrameRecord:
         qualities: JPEG quality per class chosen by the scheduler (empty when edge-only).
         bandwidth_bps: scheduler's uplink estimate for this frame, bit/s.
         edge_reason: why the cloud did not contribute, when it did not.
+        stages: seconds from capture to each stage's completion (FrameTiming stamps),
+            only for stages that ran, e.g. ``{"edge_detected": 1.2, "scored": 1.9}``.
     """
 
     sequence: int
@@ -46,6 +48,37 @@ class FrameRecord:
     qualities: tuple[int, ...] = ()
     bandwidth_bps: float = 0.0
     edge_reason: str = ""
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+#: Table I of the paper from a live run: stage -> (from, to) completion marks.
+STAGE_SPANS = {
+    "edge detection": ("capture", "edge_detected"),
+    "importance scoring (ViT, in parallel)": ("capture", "scored"),
+    "scheduling": ("scored", "scheduled"),
+    "encode + uplink + cloud + downlink": ("scheduled", "cloud_answer"),
+    "fusion and publishing": ("answer_inputs", "published"),
+}
+
+
+def stage_durations(record: FrameRecord) -> dict[str, float]:
+    """Seconds spent in each stage of :data:`STAGE_SPANS` that ran for this frame."""
+    marks = {"capture": 0.0, **record.stages}
+    inputs = [marks[k] for k in ("edge_detected", "cloud_answer") if k in marks]
+    if inputs:
+        marks["answer_inputs"] = max(inputs)
+    return {name: marks[end] - marks[start] for name, (start, end) in STAGE_SPANS.items()
+            if start in marks and end in marks}
+
+
+def stage_table(records: list[FrameRecord]) -> dict[str, dict[str, float]]:
+    """Median and count of each stage's duration over the run, seconds."""
+    table: dict[str, list[float]] = {}
+    for record in records:
+        for name, seconds in stage_durations(record).items():
+            table.setdefault(name, []).append(seconds)
+    return {name: {"median_s": statistics.median(values), "frames": len(values)}
+            for name, values in table.items()}
 
 
 def summarize(records: list[FrameRecord], *, budget_s: float, frames_in: int) -> dict:
@@ -72,6 +105,7 @@ def summarize(records: list[FrameRecord], *, budget_s: float, frames_in: int) ->
         "mb_sent_per_frame": (
             statistics.fmean(r.bytes_sent for r in records) / 1e6 if records else None
         ),
+        "stages": stage_table(records),
         "frames": per_frame,
     }
 
