@@ -5,10 +5,14 @@ import numpy as np
 import pytest
 
 from hyperion_core.eval.frames import FrameSpec, area_scale, load_frames
-from hyperion_core.eval.profile_builder import ProfileConfig, build_records, fit
-from hyperion_core.schedule.profiles import load_profiles, save_profiles
-
-pytestmark = pytest.mark.models
+from hyperion_core.eval.profile_builder import (
+    ProfileConfig,
+    build_records,
+    design_combos,
+    fit,
+    fit_nonnegative_accuracy,
+)
+from hyperion_core.schedule.profiles import ProfileRecord, load_profiles, save_profiles
 
 
 @pytest.fixture
@@ -26,9 +30,10 @@ def small_frame_dir(tmp_path):
     return folder
 
 
+@pytest.mark.models
 def test_profile_builder_one_small_frame(small_frame_dir, tmp_path):
     cfg = ProfileConfig(frames=FrameSpec(source=str(small_frame_dir), frames=1),
-                        qualities=(10, 90), cache_dir=tmp_path / "cache")
+                        qualities=(10, 90), design="full", cache_dir=tmp_path / "cache")
     records = build_records(cfg)
     assert len(records) == 8
     assert all(r.raw_bytes == 448 * 320 * 3 for r in records)
@@ -48,7 +53,48 @@ def test_profile_builder_one_small_frame(small_frame_dir, tmp_path):
     assert sorted(p.name for p in (tmp_path / "cache").rglob("*.npz")) == files
 
 
+@pytest.mark.models
 def test_frame_folder_and_area_scale(small_frame_dir):
     frames = load_frames(FrameSpec(source=str(small_frame_dir), frames=1))
     assert frames[0].shape == (320, 448, 3) and frames[0].dtype == np.uint8
     assert area_scale(np.zeros((1080, 1536, 3))) == pytest.approx(5.0)
+
+
+def test_orthogonal_design_covers_every_pair_of_levels_once():
+    levels = (10, 30, 50, 70, 90)
+    rows = design_combos(levels, 3)
+    assert len(rows) == 25 and len(set(rows)) == 25
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        assert sorted((r[i], r[j]) for r in rows) == sorted(
+            (a, b) for a in levels for b in levels)
+    assert len(design_combos((10, 20, 30, 40), 3)) == 64  # 4 levels: not prime, full
+    assert len(design_combos(levels, 3, "full")) == 125
+    with pytest.raises(ValueError):
+        design_combos(levels, 3, "random")
+
+
+def _records(weights, bias, noise, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for q in design_combos((10, 30, 50, 70, 90), 3):
+        acc = float(np.dot(weights, q) + bias + rng.normal(0.0, noise))
+        out.append(ProfileRecord(shares=(0.7, 0.2, 0.1), qualities=q, bytes=1000 + sum(q),
+                                 raw_bytes=10_000, accuracy=acc))
+    return out
+
+
+def test_nonnegative_fit_recovers_weights_and_clips_noise():
+    exact = fit_nonnegative_accuracy(_records((1e-4, 5e-4, 1e-3), 0.8, 0.0))
+    assert [exact.weights[(c, 1)] for c in range(3)] == pytest.approx([1e-4, 5e-4, 1e-3])
+    assert exact.bias == pytest.approx(0.8) and exact.stats.r == pytest.approx(1.0)
+    # A class whose true weight is 0 gets a negative least-squares weight from noise
+    # (this seed), which the constrained fit pins to 0 while keeping the others.
+    noisy = _records((0.0, 5e-4, 1e-3), 0.8, 0.01, seed=1)
+    free = fit(noisy)[1]
+    assert free.weights[(0, 1)] < 0
+    clipped = fit(noisy, nonnegative=True)[1]
+    assert clipped.weights[(0, 1)] == 0.0
+    assert all(clipped.weights[(c, 1)] > 0 for c in (1, 2))
+    assert clipped.stats.r2 <= free.stats.r2 + 1e-12  # a constraint never fits better
+    with pytest.raises(ValueError):
+        fit_nonnegative_accuracy(noisy[:5])

@@ -3,10 +3,11 @@
 Example::
 
     hyperion eval --out runs/eval --traces driving/lte/8 walking/5g/away/1 \\
-        --traces-root /path/to/5g-memu --budget-ms 400 --device-profile paper \\
-        --frames 6 --tiles 2x2 --jobs 2 --seed 0
+        --budget-ms 400 --device-profile paper --frames 8 --tiles 2x2 --jobs 2 --seed 0
 
-``--traces-root`` may instead come from ``HYPERION_TRACES_ROOT``.
+The two traces above ship with the package
+(:data:`hyperion_core.link.traces.EMBEDDED_TRACES_ROOT`), so this runs as is; for the
+rest of 5G-MeMU pass ``--traces-root /path/to/5g-memu`` (or set ``HYPERION_TRACES_ROOT``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from hyperion_core.eval.evaluate import DEFAULT_PROFILES, EvalConfig
 from hyperion_core.eval.frames import FrameSpec
 from hyperion_core.eval.profile_cli import parse_ints, parse_tiles
 from hyperion_core.eval.simulate import METHODS, Settings
+from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyperion eval", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="folder for results.json and figures")
-    p.add_argument("--traces", nargs="+", required=True,
-                   help="5G-MeMU specs scenario/network[/file]/run, e.g. driving/lte/8")
-    p.add_argument("--traces-root", type=Path, default=os.environ.get("HYPERION_TRACES_ROOT"),
-                   help="5G-MeMU folder holding throughput/ (or HYPERION_TRACES_ROOT)")
+    p.add_argument("--traces", nargs="+", default=["driving/lte/8", "walking/5g/away/1"],
+                   help="5G-MeMU specs scenario/network[/file]/run (default: the two "
+                   "embedded traces, driving/lte/8 walking/5g/away/1)")
+    p.add_argument("--traces-root", type=Path,
+                   default=os.environ.get("HYPERION_TRACES_ROOT") or EMBEDDED_TRACES_ROOT,
+                   help="5G-MeMU folder holding throughput/ (default: HYPERION_TRACES_ROOT, "
+                   "else the embedded traces driving/lte/8 and walking/5g/away/1)")
     p.add_argument("--budget-ms", type=float, default=400.0, help="latency budget per frame, ms")
     p.add_argument("--device-profile", choices=("paper", "measured"), default="paper",
                    help="compute times: the paper's Jetson/V100 preset or this machine")
@@ -58,8 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 on bad arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.traces_root is None:
-        parser.error("--traces-root (or HYPERION_TRACES_ROOT) is required")
     from hyperion_core.eval.panda import read_ground_truth
     from hyperion_core.eval.report import run_evaluation
     from hyperion_core.link.traces import load_memu

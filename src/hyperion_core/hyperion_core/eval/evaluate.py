@@ -1,9 +1,9 @@
 """``hyperion eval`` end to end: prepare frames, simulate every method, run detectors, score.
 
-Frame 0 of the loaded sequence is not scored: it is the history every method may know
-before the run (Elf's ROI prediction for frame 1, Remix's offline block profile). Elf's
-ROI predictor (an attention LSTM) is stood in for by the previous frame's reference boxes,
-grown by a margin: an optimistic predictor, which favours Elf.
+Frame 0 of the loaded sequence is not scored: it is Remix's offline calibration frame
+(its block profile). Elf's ROI predictor (an attention LSTM over its past results) is
+stood in for by Elf's *own* previous answer, grown by a margin (see
+:mod:`hyperion_core.eval.simulate`); the reference boxes never reach any method.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hyperion_core.eval.cache import DetectionCache
 from hyperion_core.eval.devices import PAPER, DeviceProfile, measured_profile
 from hyperion_core.eval.frames import FrameSpec, area_scale, load_frames
 from hyperion_core.eval.models import Job, tile_grid, worker_threads
-from hyperion_core.eval.payloads import Payload, roi_class_map
+from hyperion_core.eval.payloads import Payload
 from hyperion_core.eval.remix import (
     OPTIONS,
     RemixProfile,
@@ -107,11 +107,9 @@ def prepare(cfg: EvalConfig) -> dict[str, object]:
         edge = _need(cache, job("edge", i))
         classes = reclass_patches(jenks.classes, importance, breaks=jenks.breaks,
                                   boxes_xyxy=edge.boxes, scores=edge.scores, patch_size=16)
-        elf_map = roi_class_map(frames[i].shape, cloud_ref[i - 1].boxes,
-                                cfg.settings.elf_margin)
         inputs.append(FrameInputs(index=i, path=store.paths[i], digest=store.digests[i],
-                                  raw_classes=jenks.classes.astype(np.uint8),
-                                  classes=classes.astype(np.uint8), elf_map=elf_map))
+                                  shape=(h, w), raw_classes=jenks.classes.astype(np.uint8),
+                                  classes=classes.astype(np.uint8)))
     calib = cloud_ref[0]  # frame 0 is never scored, so its reference is the cloud's
     recall = {"skip": 0.0}
     for option in ("remix-half", "remix-full"):

@@ -15,6 +15,9 @@ import numpy as np
 
 from hyperion_core.link.trace import Trace
 
+#: Figure resolution: small PNGs for the README.
+DPI = 90
+
 
 def _pyplot():
     import matplotlib
@@ -47,7 +50,7 @@ def accuracy_vs_fps(results: dict, out: Path) -> Path:
     axes[0][-1].legend(fontsize=8, loc="best")
     fig.tight_layout()
     path = out / "fig8_accuracy_vs_fps.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -79,7 +82,7 @@ def time_series(results: dict, trace: Trace, out: Path) -> Path:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "fig9_time_series.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -107,7 +110,7 @@ def budget_sweep(results: dict, out: Path) -> Path:
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     path = out / "fig10_budget_sweep.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 

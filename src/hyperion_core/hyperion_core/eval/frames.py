@@ -10,7 +10,7 @@ area-proportional compute can be reported for a 4K frame.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +32,15 @@ class FrameSpec:
         tiles: ``(columns, rows)`` of 768x540 tiles for the array camera ((5, 4) = 3840x2160).
         first: first clip frame (array camera / video) or first image index (folder).
         frames: number of frames.
+        stride: clip frames / images between consecutive frames (1 = contiguous; larger
+            spreads a few frames over the clip, e.g. for profiling).
     """
 
     source: str = "array-camera"
     tiles: tuple[int, int] = (5, 4)
     first: int = 0
     frames: int = 8
+    stride: int = 1
 
 
 def load_frames(spec: FrameSpec) -> list[np.ndarray]:
@@ -46,6 +49,14 @@ def load_frames(spec: FrameSpec) -> list[np.ndarray]:
 
     if spec.frames < 1:
         raise ValueError(f"need at least one frame, got {spec.frames}")
+    if spec.stride < 1:
+        raise ValueError(f"stride must be >= 1, got {spec.stride}")
+    if spec.stride > 1:
+        frames = []
+        for k in range(spec.frames):
+            one = replace(spec, first=spec.first + k * spec.stride, frames=1, stride=1)
+            frames += load_frames(one)
+        return frames
     if spec.source == "array-camera":
         from hyperion_core.data.array_camera import ArrayCameraLayout, array_camera_frames
 

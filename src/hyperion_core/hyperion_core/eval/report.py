@@ -84,5 +84,46 @@ def run_evaluation(cfg: EvalConfig, out: Path) -> dict[str, object]:
                   "profiles": str(cfg.profiles_path)},
     }
     save_json(out / "results.json", results)
+    (out / "results.md").write_text(markdown_tables(results))
     figures.write_all(results, {spec: t for spec, t in cfg.traces}, out)
     return results
+
+
+def markdown_tables(results: dict[str, object]) -> str:
+    """Markdown tables of ``results``: all traces pooled, per trace, and the budget sweep."""
+    cols = ("ap50", "fps", "mean_latency_ms", "p95_latency_ms", "violation_ratio",
+            "offload_mb_per_frame", "edge_answer_ratio")
+    head = ("| method | AP50 | FPS | mean latency (ms) | p95 latency (ms) | violation ratio "
+            "| MB/frame (4K) | edge answers |\n|---|---|---|---|---|---|---|---|")
+
+    def table(rows: dict[str, dict[str, float]]) -> str:
+        lines = [head]
+        for method, row in rows.items():
+            cells = []
+            for c in cols:
+                v = row.get(c)
+                cells.append("n/a" if v is None else f"{v:.3f}" if c != "mean_latency_ms"
+                             and c != "p95_latency_ms" else f"{v:.0f}")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    parts = [f"Budget {results['budget_ms']:.0f} ms, device profile {results['device_profile']}, "
+             f"reference {results['reference']}, traces {', '.join(results['traces'])}.\n",  # type: ignore[arg-type]
+             "### All traces and windows pooled\n", table(results["methods"])]  # type: ignore[arg-type]
+    for spec, rows in results["per_trace"].items():  # type: ignore[attr-defined]
+        parts += [f"\n### {spec}\n", table(rows)]
+    sweep = results["budget_sweep"]  # type: ignore[index]
+    parts.append(f"\n### Budget sweep, constant uplink {sweep['rate_mbps']:.1f} Mbit/s "
+                 "(AP50 / violation ratio)\n")
+    budgets = sorted(sweep["results"], key=float)
+    methods = list(sweep["results"][budgets[0]]) if budgets else []
+    parts.append("| method | " + " | ".join(f"{1e3 * float(b):.0f} ms" for b in budgets) + " |")
+    parts.append("|---|" + "---|" * len(budgets))
+    for m in methods:
+        cells = []
+        for b in budgets:
+            row = sweep["results"][b][m]
+            ap = "n/a" if row["ap50"] is None else f"{row['ap50']:.3f}"
+            cells.append(f"{ap} / {row['violation_ratio']:.2f}")
+        parts.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(parts) + "\n"

@@ -4,8 +4,16 @@ Each method processes the evaluation frames in order; frame ``i+1`` starts when 
 ``i`` has its answer (or, for Hyperion and its variants, at ``i``'s deadline, when the
 edge answer is used and the late transfer is cancelled). So FPS = frames / total time.
 Network time comes from the trace (:mod:`.network`) for the real payload bytes scaled to
-a 4K frame; compute time from the device profile. Detector outputs are *named* here (as
-jobs) and computed later in parallel; timing never depends on them.
+a 4K frame; compute time from the device profile. Detector outputs are mostly *named*
+here (as jobs) and computed later in parallel; timing never depends on them, with one
+exception: Elf and Elf-V predict the ROIs of frame ``i`` from their *own* latest answer
+(the cloud model's output on their own payload, delivered before frame ``i`` starts), so
+their payload of frame ``i`` needs the detections of frame ``i-1`` first. Those passes are
+run sequentially here, through ``detect`` (cached, so reruns and sweeps are cheap). With no
+answer yet (the first frame of a run), Elf sends the whole frame at its ROI quality
+(our choice: it has no prediction to cut regions from; sending only the low-resolution
+compensation frame instead would leave it finding few objects and so predicting few
+regions afterwards). This costs Elf one large transfer at the start of every run.
 
 Answer kinds: ``edge``, ``fuse`` (edge + cloud, Eq. 6), ``cloud``, ``merge`` (Remix blocks);
 ``None`` = nothing delivered.
@@ -14,6 +22,7 @@ Answer kinds: ``edge``, ``fuse`` (edge + cloud, Eq. 6), ``cloud``, ``merge`` (Re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +30,10 @@ import numpy as np
 from hyperion_core.eval.cache import DetectionCache, cache_key
 from hyperion_core.eval.models import Job
 from hyperion_core.eval.network import mean_rate_bps, transfer
-from hyperion_core.eval.payloads import Payload
+from hyperion_core.eval.payloads import Payload, roi_class_map
 from hyperion_core.eval.remix import RemixProfile, plan_blocks
-from hyperion_core.eval.runner import payload_size
+from hyperion_core.eval.runner import payload_size, run_jobs
+from hyperion_core.fuse.boxes import Detections
 from hyperion_core.link.trace import Trace
 from hyperion_core.schedule.bandwidth import BandwidthConfig, BandwidthEstimator
 from hyperion_core.schedule.knapsack import SchedulerConfig, TransmissionScheduler
@@ -63,22 +73,23 @@ class Settings:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class FrameInputs:
-    """Per-frame inputs computed once (importance classes, ROIs).
+    """Per-frame inputs computed once (importance classes). Nothing here may come from the
+    reference detections: every method must run on what it could know itself.
 
     Args:
         index: position in the loaded sequence.
         path: ``.npy`` of the original frame; digest: its hash.
+        shape: ``(H, W)`` of the frame, pixels.
         raw_classes: Jenks classes of Eq. 2 importance (V1).
         classes: after collaboration-aware re-classing (Hyperion).
-        elf_map: Elf's ROI patch map (previous frame's reference boxes, grown).
     """
 
     index: int
     path: object
     digest: str
+    shape: tuple[int, int]
     raw_classes: np.ndarray
     classes: np.ndarray
-    elf_map: np.ndarray
 
 
 @dataclass(kw_only=True)
@@ -106,7 +117,9 @@ class Simulator:
         profiles: fitted ``(size, accuracy)`` profiles for the scheduler.
         remix: Remix's offline profile.
         scale: 4K area / frame area (bytes and area-proportional compute are scaled).
-        cache: where payload sizes are stored.
+        cache: where payload sizes (and detector outputs) are stored.
+        detect: a job's detections (xyxy frame pixels), needed only by Elf's ROI
+            prediction; default: read the cache, running the pass here on a miss.
     """
 
     def __init__(
@@ -119,9 +132,11 @@ class Simulator:
         remix: RemixProfile,
         scale: float,
         cache: DetectionCache,
+        detect: Callable[[Job], Detections] | None = None,
     ) -> None:
         self.s, self.dev, self.frames, self.scale = settings, device, frames, scale
         self.remix, self.cache = remix, cache
+        self.detect = detect or self._detect_cached
         self.scheduler = TransmissionScheduler(
             size_profile=profiles[0],
             accuracy_profile=profiles[1],
@@ -131,6 +146,26 @@ class Simulator:
 
     def _job(self, model: str, fr: FrameInputs, payload: Payload) -> Job:
         return Job(model=model, frame_path=fr.path, digest=fr.digest, payload=payload)  # type: ignore[arg-type]
+
+    def _detect_cached(self, job: Job) -> Detections:
+        found = self.cache.get(job.key)
+        if found is None:
+            run_jobs([job], cache_root=self.cache.root, workers=1, label=f"{job.model} (Elf)")
+            found = self.cache.get(job.key)
+        if found is None:
+            raise KeyError(f"{job.model} produced no output for {job.digest}")
+        return found
+
+    def elf_roi_map(self, fr: FrameInputs, previous: Detections | None) -> np.ndarray:
+        """Elf's ROI patch map for ``fr`` from its own latest answer (uint8, 1 = ROI).
+
+        ``previous`` is the last answer the method received before ``fr`` starts; its
+        boxes, grown by ``elf_margin``, are the regions. ``None`` (nothing received yet):
+        the whole frame is one region.
+        """
+        if previous is None:
+            return np.ones_like(fr.classes, dtype=np.uint8)
+        return roi_class_map(fr.shape, previous.boxes, self.s.elf_margin)
 
     def payload_bytes(self, fr: FrameInputs, payload: Payload) -> float:
         """Encoded size of ``payload`` for this frame, scaled to a 4K frame, bytes."""
@@ -146,6 +181,7 @@ class Simulator:
         estimator = BandwidthEstimator(config=BandwidthConfig(window=self.s.bandwidth_window))
         t = offset_s
         out = []
+        previous: Detections | None = None  # Elf's latest answer received
         for fr in self.frames:
             if method in ("hyperion", "v1", "v2", "v3"):
                 o = self._hyperion(method, fr, trace, t, estimator)
@@ -156,7 +192,9 @@ class Simulator:
             elif method == "remix":
                 o = self._remix(fr, t)
             else:
-                o = self._offload(method, fr, trace, t)
+                o = self._offload(method, fr, trace, t, previous)
+                if method in ("elf", "elf-v") and o.answer is not None:
+                    previous = self.detect(o.jobs[0])
             o.on_time = o.answer is not None and o.latency_s <= self.s.budget_s + 1e-9
             o.link_bps = trace.rate_at(t)
             out.append(o)
@@ -201,13 +239,15 @@ class Simulator:
                        bytes_sent=nbytes, on_time=False, answer="edge", jobs=[edge],
                        qualities=qualities)
 
-    def _offload(self, method: str, fr: FrameInputs, trace: Trace, t: float) -> Outcome:
+    def _offload(self, method: str, fr: FrameInputs, trace: Trace, t: float,
+                 previous: Detections | None = None) -> Outcome:
         dev, s = self.dev, self.s
         if method == "cloud-only":
             payload = Payload(kind="jpeg", quality=s.cloud_only_quality)
             model, pre, server = "cloud", dev.overhead_s, dev.cloud_s  # type: ignore[attr-defined]
         else:
-            payload = Payload(kind="roi", class_map=fr.elf_map, roi_quality=s.elf_roi_quality,
+            payload = Payload(kind="roi", class_map=self.elf_roi_map(fr, previous),
+                              roi_quality=s.elf_roi_quality,
                               lrc_downsample=s.elf_lrc_downsample, lrc_quality=s.elf_lrc_quality)
             model = "elf-cnn" if method == "elf" else "cloud"
             server = dev.elf_cloud_s if method == "elf" else dev.cloud_s  # type: ignore[attr-defined]
