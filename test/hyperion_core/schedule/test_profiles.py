@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
+import yaml
 
+from hyperion_core.schedule.knapsack import TransmissionScheduler
 from hyperion_core.schedule.profiles import (
     ProfileRecord,
     fit_accuracy_profile,
@@ -77,5 +79,48 @@ def test_yaml_round_trip(tmp_path):
     path = tmp_path / "profiles.yaml"
     save_profiles(path, size, acc)
     size2, acc2 = load_profiles(path)
-    assert size2 == size
+    assert size2 == size and size2.relative_error is not None
     assert acc2.weights == acc.weights and acc2.bias == acc.bias and acc2.stats == acc.stats
+
+
+def test_size_fit_records_its_relative_errors():
+    records = _records(200, np.random.default_rng(7))
+    size = fit_size_profile(records)
+    real = np.array([r.bytes for r in records], np.float64)
+    predicted = np.array([size.predict_bytes(raw_bytes=r.raw_bytes, shares=np.array(r.shares),
+                                             qualities=np.array(r.qualities))
+                          for r in records])
+    rel = (real - predicted) / predicted
+    errors = size.relative_error
+    assert errors is not None and errors.n == 200
+    assert errors.p95 == pytest.approx(np.quantile(rel, 0.95), rel=1e-6)
+    assert errors.max == pytest.approx(rel.max(), rel=1e-6)
+    assert errors.p50 < errors.p90 < errors.p95 < errors.p99 <= errors.max
+    # 1 % multiplicative noise on an exactly linear size: p95 is about 1.6 sigma.
+    assert 0.005 < errors.p95 < 0.03
+
+
+def test_file_without_relative_errors_loads_with_zero_margin(tmp_path):
+    records = _records(50, np.random.default_rng(8))
+    size, acc = fit_size_profile(records), fit_accuracy_profile(records)
+    path = tmp_path / "profiles.yaml"
+    save_profiles(path, size, acc)
+    # A file written before the statistic existed: no relative_error block.
+    document = yaml.safe_load(path.read_text())
+    assert "relative_error" in document["size"]
+    del document["size"]["relative_error"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    old_size, old_acc = load_profiles(path)
+    assert old_size.relative_error is None and old_size.alpha == size.alpha
+    assert TransmissionScheduler(size_profile=old_size, accuracy_profile=old_acc).size_safety == 0
+    assert TransmissionScheduler(size_profile=size, accuracy_profile=acc).size_safety == (
+        pytest.approx(max(size.relative_error.p95, 0.0)))
+
+
+def test_shipped_default_profile_carries_a_margin():
+    from hyperion_core.eval.evaluate import DEFAULT_PROFILES
+
+    size, acc = load_profiles(DEFAULT_PROFILES)
+    assert size.relative_error is not None and size.relative_error.n == size.stats.n
+    assert TransmissionScheduler(size_profile=size, accuracy_profile=acc).size_safety == (
+        pytest.approx(size.relative_error.p95)) and size.relative_error.p95 > 0

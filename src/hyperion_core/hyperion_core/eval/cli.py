@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JPEG qualities the scheduler may choose per class")
     p.add_argument("--sweep-ms", type=parse_ints, default=(300, 400, 500, 650, 1000, 2000),
                    help="budgets of the Fig. 10 sweep, ms (empty string: none)")
+    p.add_argument("--size-safety", type=float, default=None,
+                   help="scheduler plans with predicted bytes x (1 + this) (default: the "
+                   "size profile's recorded p95 relative under-prediction)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES, help="profiles YAML")
     p.add_argument("--jobs", type=int, default=1, help="detector worker processes")
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         frames=FrameSpec(source=args.source, tiles=args.tiles, first=args.first,
                          frames=args.frames),
         traces=traces, device=args.device_profile,
-        settings=Settings(budget_s=args.budget_ms / 1e3, qualities=args.qualities),
+        settings=Settings(budget_s=args.budget_ms / 1e3, qualities=args.qualities,
+                          size_safety=args.size_safety),
         windows=args.windows, seed=args.seed, jobs=args.jobs, cache_dir=args.cache_dir,
         profiles_path=args.profiles, ground_truth=truth,
         sweep_budgets_s=tuple(b / 1e3 for b in args.sweep_ms), methods=tuple(args.methods),

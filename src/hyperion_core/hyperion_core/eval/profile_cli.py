@@ -102,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"size: r={size.stats.r:.3f} R2={size.stats.r2:.3f} n={size.stats.n}; "
           f"accuracy: r={accuracy.stats.r:.3f} R2={accuracy.stats.r2:.3f} n={accuracy.stats.n}"
           f" -> {args.out}")
+    if size.relative_error is not None:
+        e = size.relative_error
+        print(f"size under-prediction (real - predicted)/predicted on its records: "
+              f"p50 {e.p50:+.3f}, p95 {e.p95:+.3f}, max {e.max:+.3f} "
+              "(p95 is the scheduler's default size margin)")
     print(yaml.safe_dump(alternatives, sort_keys=False))
     return 0
 

@@ -29,7 +29,7 @@ def _simulate_all(cfg: EvalConfig, prep: dict[str, object]) -> dict[str, object]
     for budget in cfg.sweep_budgets_s:
         sim = simulator(cfg, prep, replace(cfg.settings, budget_s=budget))
         sweep[budget] = {m: sim.run(m, constant, 0.0) for m in cfg.methods}
-    return {"per_trace": per_trace, "sweep": sweep}
+    return {"per_trace": per_trace, "sweep": sweep, "size_safety": main.scheduler.size_safety}
 
 
 def run_evaluation(cfg: EvalConfig, out: Path) -> dict[str, object]:
@@ -81,7 +81,8 @@ def run_evaluation(cfg: EvalConfig, out: Path) -> dict[str, object]:
                   "windows": cfg.windows, "seed": cfg.seed, "settings": cfg.settings.__dict__,
                   "remix_profile": {"objects": prep["remix"].objects,  # type: ignore[attr-defined]
                                     "recall": prep["remix"].recall},  # type: ignore[attr-defined]
-                  "profiles": str(cfg.profiles_path)},
+                  "profiles": str(cfg.profiles_path),
+                  "size_safety_in_effect": sims["size_safety"]},
     }
     save_json(out / "results.json", results)
     (out / "results.md").write_text(markdown_tables(results))

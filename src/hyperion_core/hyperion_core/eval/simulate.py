@@ -57,6 +57,8 @@ class Settings:
         elf_margin: ROI growth on each side, fraction of box size.
         bandwidth_window: harmonic-mean window, samples (one per frame).
         max_wait_s: a baseline gives a frame up after waiting this long for the link.
+        size_safety: the scheduler's size margin (:class:`SchedulerConfig`); ``None``:
+            from the size profile's recorded under-prediction.
     """
 
     budget_s: float = 0.4
@@ -69,6 +71,7 @@ class Settings:
     elf_margin: float = 0.2
     bandwidth_window: int = 5
     max_wait_s: float = 30.0
+    size_safety: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -140,7 +143,8 @@ class Simulator:
         self.scheduler = TransmissionScheduler(
             size_profile=profiles[0],
             accuracy_profile=profiles[1],
-            config=SchedulerConfig(qualities=settings.qualities, budget_s=settings.budget_s),
+            config=SchedulerConfig(qualities=settings.qualities, budget_s=settings.budget_s,
+                                   size_safety=settings.size_safety),
         )
         self._sizes: dict[str, int] = {}
 

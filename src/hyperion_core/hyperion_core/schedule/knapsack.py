@@ -10,6 +10,14 @@ The DP runs over classes and a capacity discretised into ``size_grid`` units of
 plan it returns fits the true budget; it is optimal for the rounded sizes, and loses at
 most what ``K`` units of budget would buy (tests check both bounds against brute force).
 Each class step is one vectorised max over an ``(options, size_grid+1)`` array.
+
+Size margin: filling the budget to the last predicted byte turns every under-prediction
+into a late transfer, and Eq. 3 is linear while JPEG bytes grow faster than linearly in
+quality, so large payloads come out larger than predicted. The DP therefore plans with a
+conservative size ``Ŝ(q)·(1 + size_safety)`` (every option's bytes and the ``S0·β``
+constant scaled alike, so it is exactly optimal for the inflated sizes). The margin
+defaults to the size fit's own 95th-percentile relative under-prediction
+(:attr:`SizeProfile.relative_error`), i.e. chosen from the profiling data alone.
 """
 
 from __future__ import annotations
@@ -33,12 +41,33 @@ class SchedulerConfig:
             profile coefficients); other classes are always sent at full resolution.
         budget_s: end-to-end latency budget per frame, seconds (paper: 0.4).
         size_grid: capacity units of the DP; larger is finer and slower.
+        size_safety: plan against ``Ŝ(q)·(1 + size_safety)`` bytes (>= 0). ``None``: the
+            size profile's recorded 95th-percentile relative under-prediction on its
+            fitting records (``relative_error.p95``, floored at 0: a negative margin would
+            plan past the budget), or 0 for a profile without that statistic.
     """
 
     qualities: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
     class0_downsample: tuple[int, ...] = (1,)
     budget_s: float = 0.4
     size_grid: int = 1000
+    size_safety: float | None = None
+
+
+def resolve_size_safety(*, config: SchedulerConfig, size_profile: SizeProfile) -> float:
+    """The size margin in effect: ``config.size_safety``, else from the profile, else 0.
+
+    Args:
+        config: scheduler settings; an explicit ``size_safety`` wins.
+        size_profile: supplies ``relative_error.p95`` when the config leaves it ``None``.
+    """
+    if config.size_safety is not None:
+        value = float(config.size_safety)
+        if not 0.0 <= value < float("inf"):  # `not <=` also rejects NaN
+            raise ValueError(f"size_safety must be finite and >= 0, got {config.size_safety}")
+        return value
+    errors = size_profile.relative_error
+    return max(errors.p95, 0.0) if errors is not None else 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +81,8 @@ class Plan:
         predicted_bytes: ``Ŝ(q)`` in bytes (0 when edge-only).
         predicted_accuracy: ``Â(q)`` (NaN when edge-only).
         byte_budget: ``S_max`` in bytes (may be <= 0).
+        planned_bytes: ``Ŝ(q)·(1 + size_safety)``, the size that was fitted into
+            ``byte_budget`` (0 when edge-only).
     """
 
     edge_only: bool
@@ -60,6 +91,7 @@ class Plan:
     predicted_bytes: float
     predicted_accuracy: float
     byte_budget: float
+    planned_bytes: float = 0.0
 
 
 class TransmissionScheduler:
@@ -79,6 +111,8 @@ class TransmissionScheduler:
         config: SchedulerConfig | None = None,
     ) -> None:
         self._config = config or SchedulerConfig()
+        self._safety = resolve_size_safety(config=self._config, size_profile=size_profile)
+        self._inflate = 1.0 + self._safety
         self._size = size_profile
         self._accuracy = accuracy_profile
         self._classes = 1 + max(c for c, _ in accuracy_profile.weights)
@@ -104,6 +138,11 @@ class TransmissionScheduler:
         """Number of classes ``K``."""
         return self._classes
 
+    @property
+    def size_safety(self) -> float:
+        """The size margin in effect (see :func:`resolve_size_safety`)."""
+        return self._safety
+
     def plan(
         self,
         *,
@@ -128,11 +167,13 @@ class TransmissionScheduler:
         if bandwidth_bytes_per_s is None or not bandwidth_bytes_per_s > 0:
             return self._edge_only(0.0)
         budget = (self._config.budget_s - t_edge_s - t_cloud_s) * bandwidth_bytes_per_s
-        capacity = budget - raw_bytes * self._size.beta
+        inflate = self._inflate
+        capacity = budget - inflate * raw_bytes * self._size.beta
         if budget <= 0 or capacity <= 0:
             return self._edge_only(budget)
         grid = self._config.size_grid
-        sizes = np.maximum(raw_bytes * shares[:, None] * self._slope, 0.0)
+        # Conservative (inflated) option sizes: the DP packs these, not the bare Eq. 3.
+        sizes = inflate * np.maximum(raw_bytes * shares[:, None] * self._slope, 0.0)
         # Round up, so rounded fits imply exact fits; cap at grid+1 (never fits) so huge
         # ratios from a tiny capacity cannot overflow the integer cast.
         weights = np.minimum(np.ceil(sizes * (grid / capacity)), grid + 1).astype(np.int64)
@@ -155,13 +196,15 @@ class TransmissionScheduler:
             picked[c] = choices[c, g]
             g -= weights[c, picked[c]]
         rows = np.arange(self._classes)
+        planned = inflate * raw_bytes * self._size.beta + sizes[rows, picked].sum()
         return Plan(
             edge_only=False,
             qualities=tuple(int(q) for q in self._quality[rows, picked]),
             downsample=tuple(int(d) for d in self._factor[rows, picked]),
-            predicted_bytes=float(raw_bytes * self._size.beta + sizes[rows, picked].sum()),
+            predicted_bytes=float(planned / inflate),
             predicted_accuracy=float(self._value[rows, picked].sum() + self._accuracy.bias),
             byte_budget=float(budget),
+            planned_bytes=float(planned),
         )
 
     @staticmethod

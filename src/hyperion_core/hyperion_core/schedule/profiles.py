@@ -8,11 +8,16 @@ and 4. Class-0 downsampling is modelled as its own option: patches sent downsamp
 ``d`` get their own size slope ``α_d`` and their class its own accuracy weight
 ``w_{c,d}``, fitted from records that used that option. Predicting an option that no
 record used raises ``KeyError``, instead of extrapolating.
+
+The size fit also records how far the real bytes of its own fitting records lie above the
+prediction, as quantiles of ``(real − predicted)/predicted`` (:class:`RelativeErrors`):
+the scheduler packs payloads up to the byte budget, so it must know how much a linear fit
+under-predicts (JPEG bytes grow faster than linearly in quality) to plan with a margin.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +59,57 @@ class FitStats:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RelativeErrors:
+    """Quantiles of ``(real − predicted)/predicted`` over a fit's own records.
+
+    Positive values are under-predictions (the payload came out larger than planned).
+
+    Args:
+        p50: median.
+        p90: 90th percentile.
+        p95: 95th percentile (the scheduler's default size margin).
+        p99: 99th percentile.
+        max: largest under-prediction (most positive value).
+        n: records with a positive prediction (the only ones with a relative error).
+    """
+
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+    n: int
+
+    @staticmethod
+    def of(*, real: np.ndarray, predicted: np.ndarray) -> RelativeErrors | None:
+        """Quantiles for paired ``real``/``predicted`` values; ``None`` if no prediction > 0.
+
+        Args:
+            real: measured values.
+            predicted: the fit's predictions for them, same shape.
+        """
+        keep = predicted > 0
+        if not keep.any():
+            return None
+        rel = (real[keep] - predicted[keep]) / predicted[keep]
+        p50, p90, p95, p99 = (float(v) for v in np.quantile(rel, [0.5, 0.9, 0.95, 0.99]))
+        return RelativeErrors(p50=p50, p90=p90, p95=p95, p99=p99, max=float(rel.max()),
+                              n=int(keep.sum()))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SizeProfile:
-    """Fitted Eq. 3. ``alpha[d]`` per downsampling factor, ``beta`` intercept (ratio units)."""
+    """Fitted Eq. 3. ``alpha[d]`` per downsampling factor, ``beta`` intercept (ratio units).
+
+    ``relative_error``: the fit's under-prediction on its own records (``None`` for a
+    profile that has none recorded, e.g. a hand-made prior or a file from before it was
+    recorded).
+    """
 
     alpha: dict[int, float]
     beta: float
     stats: FitStats
+    relative_error: RelativeErrors | None = None
 
     def ratio(self, shares: np.ndarray, qualities: np.ndarray, downsample: np.ndarray) -> float:
         """Predicted compressed/raw ratio for one configuration (arrays of length K)."""
@@ -132,6 +182,7 @@ def fit_size_profile(records: list[ProfileRecord]) -> SizeProfile:
         alpha={d: float(a) for d, a in zip(factors, coef, strict=False)},
         beta=float(coef[-1]),
         stats=stats,
+        relative_error=RelativeErrors.of(real=target, predicted=design @ coef),
     )
 
 
@@ -158,12 +209,20 @@ def _stats_dict(stats: FitStats) -> dict[str, float]:
 
 def save_profiles(path: Path, size: SizeProfile, accuracy: AccuracyProfile) -> None:
     """Write both profiles with their fit statistics to a YAML file."""
+    size_doc: dict[str, object] = {
+        "alpha": {int(d): a for d, a in size.alpha.items()},
+        "beta": size.beta,
+        "fit": _stats_dict(size.stats),
+    }
+    if size.relative_error is not None:
+        # Beside ``fit``, not in it: loaders that predate it build FitStats(**fit) and
+        # would reject an unknown key, so files written now still load there.
+        size_doc["relative_error"] = {
+            "definition": "(real - predicted) / predicted bytes on the fitting records",
+            **asdict(size.relative_error),
+        }
     document = {
-        "size": {
-            "alpha": {int(d): a for d, a in size.alpha.items()},
-            "beta": size.beta,
-            "fit": _stats_dict(size.stats),
-        },
+        "size": size_doc,
         "accuracy": {
             "weights": [
                 {"class": c, "downsample": d, "w": w} for (c, d), w in accuracy.weights.items()
@@ -181,11 +240,16 @@ def load_profiles(path: Path) -> tuple[SizeProfile, AccuracyProfile]:
     size, acc = document["size"], document["accuracy"]
     size_fit = FitStats(**{**size["fit"], "n": int(size["fit"]["n"])})
     acc_fit = FitStats(**{**acc["fit"], "n": int(acc["fit"]["n"])})
+    errors = size.get("relative_error")  # absent in files written before it was recorded
     return (
         SizeProfile(
             alpha={int(d): float(a) for d, a in size["alpha"].items()},
             beta=float(size["beta"]),
             stats=size_fit,
+            relative_error=None if errors is None else RelativeErrors(
+                **{k: float(errors[k]) for k in ("p50", "p90", "p95", "p99", "max")},
+                n=int(errors["n"]),
+            ),
         ),
         AccuracyProfile(
             weights={
