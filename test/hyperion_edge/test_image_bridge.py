@@ -84,6 +84,6 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="uint8"):
         array_to_image(frame().astype(np.float32), header=Header())
     msg = array_to_image(frame(), header=Header())
-    msg.encoding = "16UC1"
+    msg.encoding = "32FC1"  # 16UC1/mono16 are read since issue #7; float depth is not
     with pytest.raises(ValueError, match="unsupported encoding"):
         image_to_bgr(msg)

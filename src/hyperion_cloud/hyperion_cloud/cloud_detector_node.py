@@ -7,11 +7,20 @@ slices over the full-resolution frame) → ``/hyperion/cloud/answers`` (CloudDet
 header = the frame's capture header, boxes in full-frame pixels).
 
 ``received_stamp`` is when this node got the frame (the ROS hop from cloud_link is local).
+
+Every frame is checked before decoding (:func:`hyperion_edge.validation.decode_encoded_frame`:
+codec, payload size up to ``max_payload_bytes``, grid/class map/qualities consistent) and
+after it (the decoded size must be the declared one); refusals are counted per fault class
+(``invalid_<kind>``) on ``/diagnostics`` and never stop the node.
+
+``inject_delay_s`` is a fault-injection knob for tests (default 0): each answer is held
+that long before publishing, to play a cloud slower than the edge's budget.
 """
 
 from __future__ import annotations
 
-from hyperion_core.codec.patch_codec import CodecError, decode_frame
+import threading
+
 from hyperion_core.models.registry import build_detector
 from hyperion_edge import qos
 from hyperion_edge.detection_bridge import to_detection_array
@@ -19,6 +28,11 @@ from hyperion_edge.encoder_node import CODEC
 from hyperion_edge.model_params import cloud_detector_spec
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node
+from hyperion_edge.validation import (
+    MAX_PAYLOAD_BYTES,
+    InvalidMessage,
+    decode_encoded_frame,
+)
 from hyperion_edge.worker import BoundedWorker
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 
@@ -39,6 +53,12 @@ PARAMS = (
               description="per-slice NMS IoU threshold [0-1]"),
     ParamSpec(name="threads", default=2, low=0, high=256,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
+    ParamSpec(name="max_payload_bytes", default=MAX_PAYLOAD_BYTES, low=1,
+              high=MAX_PAYLOAD_BYTES,
+              description="larger encoded frames are refused unread [B]"),
+    ParamSpec(name="inject_delay_s", default=0.0, low=0.0, high=600.0,
+              description="TEST/FAULT INJECTION ONLY: hold every answer this long before "
+                          "publishing, to play a slow cloud; 0 in service [s]"),
 )
 
 
@@ -48,6 +68,10 @@ class CloudDetectorNode(HyperionNode):
     def __init__(self) -> None:
         super().__init__("cloud_detector", params=PARAMS, warn_on=("detect_dropped",))
         self._detector = build_detector(cloud_detector_spec(self.p))
+        self._closing = threading.Event()
+        if self.p["inject_delay_s"] > 0:
+            self.get_logger().warning(
+                f"fault injection: every answer delayed {self.p['inject_delay_s']} s")
         self._pub = self.create_publisher(CloudDetections, qos.CLOUD_ANSWERS, qos.result_qos())
         self._worker: BoundedWorker[tuple[EncodedFrame, object]] = BoundedWorker(
             name="detect", handler=self._detect, depth=self.p["queue_depth"],
@@ -60,13 +84,11 @@ class CloudDetectorNode(HyperionNode):
 
     def _detect(self, item: tuple[EncodedFrame, object]) -> None:
         msg, received = item
-        if msg.codec != CODEC:
-            self.skip("unknown_codec", f"frame {msg.sequence}: codec {msg.codec!r} != {CODEC}")
-            return
         try:
-            frame, _ = decode_frame(bytes(msg.payload))
-        except CodecError as err:
-            self.skip("malformed_payloads", f"frame {msg.sequence}: {err}")
+            frame = decode_encoded_frame(msg, codec=CODEC,
+                                         max_payload_bytes=self.p["max_payload_bytes"])
+        except InvalidMessage as err:
+            self.refuse(err, f"frame {msg.sequence}")
             return
         decoded = self.now_msg()
         if frame.shape[2] == 1:
@@ -77,10 +99,13 @@ class CloudDetectorNode(HyperionNode):
                                  decoded_stamp=decoded, inferred_stamp=self.now_msg())
         answer.detections = to_detection_array(header=msg.header, boxes=found.boxes,
                                                scores=found.scores, class_names=found.labels())
+        if self.p["inject_delay_s"] > 0 and self._closing.wait(self.p["inject_delay_s"]):
+            return
         self._pub.publish(answer)
         self.counters.add("frames_detected")
 
     def close(self) -> None:
+        self._closing.set()
         self._worker.close()
 
 

@@ -39,6 +39,7 @@ class FrameState:
     deadline_ns: int
     edge: Any = None
     edge_ns: int = 0
+    scores_ns: int = 0
     plan: Any = None
     plan_edge_only: bool | None = None
     plan_reason: str = ""
@@ -126,6 +127,16 @@ class DeadlineTracker:
                 self.counts["duplicates"] += 1
             return self.on_tick(now_ns)
         frame.edge, frame.edge_ns = detections, now_ns
+        return self.on_tick(now_ns)
+
+    def on_scores(self, sequence: int, now_ns: int) -> list[Answer]:
+        """The scorer's patch scores of a frame arrived (only the time is kept).
+
+        Scores of a frame already answered are ignored: they cannot change the answer.
+        """
+        frame = self._frame(sequence, now_ns)
+        if frame is not None:
+            frame.scores_ns = now_ns
         return self.on_tick(now_ns)
 
     def on_plan(

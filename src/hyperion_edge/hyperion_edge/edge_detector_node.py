@@ -4,10 +4,19 @@
 frames dropped and counted) → registry "edge" model (YOLOv8s on a tile grid of the
 downscaled frame) → ``/hyperion/edge/detections`` (``vision_msgs/Detection2DArray``,
 boxes in full-frame pixels, header = the image's header).
+
+Back-pressure: the camera never waits for this node. The image subscription keeps one
+frame (keep-last 1) and its callback only queues it; the worker's queue drops the oldest
+frame when full (``detect_dropped``); frames that DDS reports lost before the callback took
+them are counted from the message-lost event (``images_lost``). The same callback
+watches the stream (:class:`~hyperion_edge.validation.StreamMonitor`): capture stamps
+that go back, repeat or jump, stamps ahead of this clock, resolution changes and stalls
+are logged (rate-limited) and counted; none of them stops a frame.
 """
 
 from __future__ import annotations
 
+from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
@@ -17,7 +26,8 @@ from hyperion_edge.detection_bridge import to_detection_array
 from hyperion_edge.image_bridge import image_to_bgr
 from hyperion_edge.model_params import edge_detector_spec
 from hyperion_edge.params import ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node
+from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
+from hyperion_edge.validation import StreamMonitor
 from hyperion_edge.worker import BoundedWorker
 
 PARAMS = (
@@ -39,6 +49,11 @@ PARAMS = (
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
     ParamSpec(name="image_reliability", default="reliable", choices=qos.RELIABILITY_CHOICES,
               description="image QoS reliability; must match the camera [-]"),
+    ParamSpec(name="max_frame_gap_s", default=15.0, low=0.01, high=3600.0,
+              description="capture stamps further apart, or no frame for longer, is "
+                          "reported as a jump / stall [s]"),
+    ParamSpec(name="max_stamp_ahead_s", default=1.0, low=0.0, high=3600.0,
+              description="capture stamps this far ahead of the edge clock are reported [s]"),
 )
 
 
@@ -54,15 +69,40 @@ class EdgeDetectorNode(HyperionNode):
             name="detect", handler=self._detect, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"detector failed: {e}",
                                                        throttle_duration_sec=5.0))
+        self._monitor = StreamMonitor(max_gap_s=p["max_frame_gap_s"],
+                                      max_ahead_s=p["max_stamp_ahead_s"])
+        self.create_timer(min(1.0, p["max_frame_gap_s"] / 2), self._check_stall)
         # Subscribe last: a camera waiting for subscribers starts only once the model is up.
-        self.create_subscription(Image, qos.IMAGE, self._worker.submit,
-                                 qos.image_qos(p["image_reliability"]))
+        self.create_subscription(
+            Image, qos.IMAGE, self._on_image, qos.image_qos(p["image_reliability"]),
+            event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))
+
+    def _on_image(self, msg: Image) -> None:
+        # Cheap bookkeeping only: the executor must be free for the next frame.
+        events = self._monitor.on_frame(stamp_ns=stamp_ns(msg.header.stamp),
+                                        width=int(msg.width), height=int(msg.height),
+                                        now_ns=self.now_ns())
+        for event in events:
+            self.skip(event.kind, f"camera stream: {event.message}")
+        self.counters.add("frames_received")
+        self._worker.submit(msg)
+
+    def _on_lost(self, info: QoSMessageLostInfo) -> None:
+        self.counters.add("images_lost", max(int(info.total_count_change), 0))
+        self.get_logger().warning(
+            f"{info.total_count_change} camera frames lost before the detector took them "
+            f"(images_lost: {self.counters.get('images_lost')})", throttle_duration_sec=5.0)
+
+    def _check_stall(self) -> None:
+        event = self._monitor.check_stall(self.now_ns())
+        if event is not None:
+            self.skip(event.kind, f"camera stream: {event.message}")
 
     def _detect(self, msg: Image) -> None:
         try:
             frame = image_to_bgr(msg)
         except ValueError as err:
-            self.skip("malformed_images", f"image skipped: {err}")
+            self.refuse(err, f"image {stamp_ns(msg.header.stamp)}")
             return
         found = self._detector.predict(frame)
         self._pub.publish(to_detection_array(

@@ -19,6 +19,12 @@ from hyperion_edge.image_bridge import image_to_bgr
 from hyperion_edge.join import FrameJoin
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
+from hyperion_edge.validation import (
+    InvalidMessage,
+    check_frame_matches,
+    check_patch_scores,
+    check_plan,
+)
 from hyperion_edge.worker import BoundedWorker
 from hyperion_msgs.msg import EncodedFrame, PatchScores, QualityPlan
 
@@ -76,13 +82,17 @@ class EncoderNode(HyperionNode):
         try:
             frame = image_to_bgr(image)
         except ValueError as err:
-            self.skip("malformed_images", f"image skipped: {err}")
+            self.refuse(err, f"image of frame {plan.sequence}")
             return
         grid = (int(scores.grid_rows), int(scores.grid_cols))
         classes = np.frombuffer(scores.classes, np.uint8)
         qualities = bytes(plan.class_quality)
-        if classes.size != grid[0] * grid[1] or len(qualities) < scores.num_classes:
-            self.skip("malformed_plans", f"frame {plan.sequence}: plan/scores inconsistent")
+        try:
+            check_patch_scores(scores)
+            check_frame_matches(scores, frame.shape)
+            check_plan(plan, num_classes=int(scores.num_classes))
+        except InvalidMessage as err:
+            self.refuse(err, f"frame {plan.sequence}")
             return
         encodings = tuple(
             ClassEncoding(quality=q, downsample=plan.class0_downsample if c == 0 else 1)

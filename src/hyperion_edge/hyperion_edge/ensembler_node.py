@@ -1,12 +1,31 @@
 """ensembler: exactly one answer per frame on ``/hyperion/detections``, by its deadline.
 
-Inputs, joined by sequence: ``/hyperion/edge/detections``, ``/hyperion/plan``,
-``/hyperion/cloud/detections``. When to answer is decided by
-:class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors answered;
-edge at once for edge-only plans; edge at the deadline = capture stamp +
+Inputs, joined by sequence: ``/hyperion/edge/detections``, ``/hyperion/patch_scores``
+(receipt time only), ``/hyperion/plan``, ``/hyperion/cloud/detections``. When to answer is
+decided by :class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors
+answered; edge at once for edge-only plans; edge at the deadline = capture stamp +
 ``latency_budget_s`` otherwise; late cloud answers discarded and counted). Fusion is
 paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`). Each answer is a
-``Detection2DArray`` with the capture header, plus a FrameTiming on ``/hyperion/timing``.
+``Detection2DArray`` with the capture header, plus one FrameTiming on ``/hyperion/timing``.
+
+How the FrameTiming fields are filled, and why (the ensembler must stay cheap: it sees
+every frame, so it subscribes to no image and no encoded payload):
+
+- ``edge_detected_stamp``, ``scored_stamp``, ``scheduled_stamp``, ``cloud_answer_stamp``:
+  when this node *received* the edge detections, the patch scores, the plan and the cloud
+  answer (edge clock). A stage finishes by publishing, so each stamp is its completion
+  time plus one loopback delivery; the messages are small (patch scores of a 4K frame
+  are ~160 kB of float32/uint8 arrays, against ~25 MB for the image).
+- ``bytes_sent``: the payload bytes the cloud reports it received for the frame
+  (``CloudDetections.received_bytes``, the same ``len(payload)`` the encoder produced).
+  When no cloud answer arrived before the frame was answered it is 0: whether the frame
+  was sent at all (the link may have been down, the send queue may have dropped it) is
+  not known here, and the scheduler's *predicted* size is no measurement.
+- ``encoded_stamp``: stays 0. The only per-frame message that carries it is
+  ``EncodedFrame``, and subscribing to it would copy every encoded payload into this
+  process for one stamp; ``/hyperion/link/stats`` has per-transfer sizes and times but
+  no frame sequence, so it cannot be joined to a frame. A small per-frame notice from
+  the encoder (sequence, stamp, bytes) would be the cheap way to fill it.
 """
 
 from __future__ import annotations
@@ -21,7 +40,7 @@ from hyperion_edge.deadline import CLOUD, EDGE, FUSED, Answer, DeadlineTracker
 from hyperion_edge.detection_bridge import BoxList, from_detection_array, to_detection_array
 from hyperion_edge.params import ParameterError, ParamSpec
 from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
-from hyperion_msgs.msg import CloudDetections, FrameTiming, QualityPlan
+from hyperion_msgs.msg import CloudDetections, FrameTiming, PatchScores, QualityPlan
 
 SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
            FUSED: FrameTiming.SOURCE_FUSED}
@@ -85,6 +104,8 @@ class EnsemblerNode(HyperionNode):
         self._timing = self.create_publisher(FrameTiming, qos.TIMING, qos.result_qos())
         self.create_subscription(Detection2DArray, qos.EDGE_DETECTIONS, self._on_edge,
                                  qos.result_qos())
+        self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores,
+                                 qos.result_qos())
         self.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
         self.create_subscription(CloudDetections, qos.CLOUD_DETECTIONS, self._on_cloud,
                                  qos.result_qos())
@@ -93,6 +114,9 @@ class EnsemblerNode(HyperionNode):
 
     def _on_edge(self, msg: Detection2DArray) -> None:
         self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, self.now_ns()))
+
+    def _on_scores(self, msg: PatchScores) -> None:
+        self._emit(self._tracker.on_scores(msg.sequence, self.now_ns()))
 
     def _on_plan(self, msg: QualityPlan) -> None:
         self._emit(self._tracker.on_plan(msg.sequence, edge_only=msg.edge_only,
@@ -130,14 +154,14 @@ class EnsemblerNode(HyperionNode):
                              source=SOURCES[answer.source], edge_reason=answer.reason)
         if frame.edge_ns:
             timing.edge_detected_stamp = ns_to_stamp(frame.edge_ns)
-        plan: QualityPlan | None = frame.plan
+        if frame.scores_ns:
+            timing.scored_stamp = ns_to_stamp(frame.scores_ns)
         if frame.plan_ns:
             timing.scheduled_stamp = ns_to_stamp(frame.plan_ns)
         if cloud is not None:
             timing.cloud_answer_stamp = ns_to_stamp(frame.cloud_ns)
+            # Measured by the cloud; unconfirmed sends stay 0 (see the module docstring).
             timing.bytes_sent = cloud.received_bytes
-        elif plan is not None and not plan.edge_only:
-            timing.bytes_sent = plan.predicted_bytes  # sent; the cloud never confirmed it
         timing.published_stamp = ns_to_stamp(published_ns)
         timing.deadline = ns_to_stamp(frame.deadline_ns)
         timing.latency_s = (published_ns - frame.sequence) / 1e9

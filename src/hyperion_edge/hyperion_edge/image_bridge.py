@@ -1,7 +1,10 @@
 """``sensor_msgs/Image`` ⇄ numpy, our cv_bridge equivalent (the real one when importable).
 
-Supported encodings: ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``, ``rgba8``. Every node works
-on BGR ``(H, W, 3)`` uint8 (the models' convention), so :func:`image_to_bgr` converts.
+Supported encodings: ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``, ``rgba8``, and for reading
+the 16-bit single-channel ``mono16`` and ``16UC1`` (either byte order). Every node works
+on BGR ``(H, W, 3)`` uint8 (the models' convention), so :func:`image_to_bgr` converts;
+anything else (Bayer, YUV, float depth, 3-channel 16-bit) is refused with a
+:class:`~hyperion_edge.validation.InvalidMessage` naming the supported encodings.
 
 Copies: :func:`image_to_array` is zero-copy (``np.frombuffer`` on the message buffer; the
 result shares memory with the message: do not modify it) unless rows are padded
@@ -17,8 +20,14 @@ import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from hyperion_edge.validation import InvalidMessage, check_frame_size, check_image_layout
+
 #: encoding -> channels
 CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
+#: 16-bit single-channel encodings, read (scaled to 8 bits) but never written.
+DEEP = ("mono16", "16UC1")
+#: Every encoding :func:`image_to_bgr` accepts.
+SUPPORTED = (*sorted(CHANNELS), *DEEP)
 
 #: encoding -> OpenCV conversion to BGR (None: already BGR)
 _TO_BGR = {
@@ -41,19 +50,18 @@ def image_to_array(msg: Image) -> np.ndarray:
     """View an image message as ``(H, W, C)`` uint8 (``C`` from the encoding) without copying.
 
     Raises:
-        ValueError: unsupported encoding, ``step`` smaller than a row, or a data length
-            that does not equal ``step * height``.
+        InvalidMessage (a ValueError): unsupported encoding, an empty or oversized frame,
+            ``step`` smaller than a row, or a data length that is not ``step * height``.
     """
     encoding = msg.encoding
     if encoding not in CHANNELS:
-        raise ValueError(f"unsupported encoding {encoding!r}; supported: {sorted(CHANNELS)}")
+        raise InvalidMessage("encoding", f"unsupported encoding {encoding!r}; "
+                             f"supported: {list(SUPPORTED)}")
     channels = CHANNELS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     row = width * channels
-    if step < row:
-        raise ValueError(f"step {step} < width {width} x {channels} channels")
-    if len(msg.data) != step * height:
-        raise ValueError(f"data has {len(msg.data)} bytes, expected step {step} x height {height}")
+    check_image_layout(width=width, height=height, step=step, data_len=len(msg.data),
+                       bytes_per_pixel=channels)
     flat = np.frombuffer(msg.data, np.uint8)
     if step == row:
         return flat.reshape(height, width, channels)
@@ -61,12 +69,35 @@ def image_to_array(msg: Image) -> np.ndarray:
     return rows.reshape(height, width, channels)
 
 
+def _deep_to_bgr(msg: Image) -> np.ndarray:
+    """A 16-bit single-channel image as BGR uint8, scaled so the frame's maximum is 255.
+
+    Scaling by the frame's own maximum (not by 65535) keeps 10/12-bit sensors and depth
+    maps in millimetres visible; a black frame stays black.
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    check_image_layout(width=width, height=height, step=step, data_len=len(msg.data),
+                       bytes_per_pixel=2)
+    if step % 2:
+        raise InvalidMessage("image", f"step {step} of a 16-bit image is odd")
+    dtype = np.dtype(">u2" if msg.is_bigendian else "<u2")
+    values = np.frombuffer(msg.data, dtype).reshape(height, step // 2)[:, :width]
+    peak = int(values.max())
+    scaled = (values.astype(np.float32) * (255.0 / peak)) if peak else values * 0
+    return cv2.cvtColor(scaled.astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
 def image_to_bgr(msg: Image) -> np.ndarray:
     """Image message as BGR ``(H, W, 3)`` uint8; zero-copy (shares the message) for ``bgr8``.
 
+    16-bit encodings (:data:`DEEP`) are scaled to 8 bits (new array).
+
     Raises:
-        ValueError: as :func:`image_to_array`.
+        InvalidMessage (a ValueError): as :func:`image_to_array`, and for an empty frame.
     """
+    check_frame_size(int(msg.width), int(msg.height))  # the models need pixels
+    if msg.encoding in DEEP:
+        return _deep_to_bgr(msg)
     if _BRIDGE is not None and msg.encoding in CHANNELS:
         return _BRIDGE.imgmsg_to_cv2(msg, desired_encoding="bgr8")  # type: ignore[attr-defined]
     array = image_to_array(msg)

@@ -19,6 +19,7 @@ from rclpy.node import Node
 
 from hyperion_edge.diagnostics import Counters, DiagnosticsReporter
 from hyperion_edge.params import ParameterError, ParamSpec, common_params, declare_params
+from hyperion_edge.validation import InvalidMessage
 
 #: Exit status of a node stopped by an invalid parameter.
 EXIT_BAD_PARAMETER = 2
@@ -70,6 +71,20 @@ class HyperionNode(Node):
         self.get_logger().warning(
             f"{message} ({counter}: {self.counters.get(counter)})", throttle_duration_sec=5.0
         )
+
+    def refuse(self, err: ValueError, what: str) -> None:
+        """Count an input refused by a check and log it (rate-limited).
+
+        Counts ``invalid_inputs`` (all refusals of this node) and the fault class
+        (``invalid_<kind>`` of an :class:`InvalidMessage`, ``invalid_other`` otherwise).
+
+        Args:
+            err: why the input was refused.
+            what: the input, in words (e.g. ``"frame 17"``).
+        """
+        self.counters.add("invalid_inputs")
+        counter = err.counter if isinstance(err, InvalidMessage) else "invalid_other"
+        self.skip(counter, f"{what} refused: {err}")
 
     def close(self) -> None:
         """Release threads and models; subclasses extend it. Called before destroy."""

@@ -6,7 +6,19 @@
 ``T_edge`` is what the frame has already spent (now − capture stamp) plus the expected
 encoding time ``encode_latency_s``; ``T_cloud`` is the profiled ``cloud_latency_s``; ``B̂``
 the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
-no sample yet). Link down, no link stats, or nothing fitting gives an edge-only plan.
+never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
+plan.
+
+Zero or stale throughput means bandwidth 0, so every frame goes edge-only at once instead
+of each frame waiting for its own deadline:
+
+- an estimate of 0 once samples exist (edge_link reports 0 during an outage) is 0, never
+  the prior ("bandwidth estimate 0");
+- bytes sent (``LinkStats.bytes_sent`` grew) with no throughput sample (an acknowledged
+  transfer) for ``bandwidth_stale_s``: "link stalled";
+- no LinkStats for ``bandwidth_stale_s`` (edge_link gone): "link stats stale".
+
+Recovery needs new samples; edge_link sends small probes while its estimate is 0.
 """
 
 from __future__ import annotations
@@ -25,7 +37,11 @@ from hyperion_core.schedule.profiles import (
 from hyperion_edge import qos
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
+from hyperion_edge.validation import InvalidMessage, check_patch_scores
 from hyperion_msgs.msg import LinkStats, PatchScores, QualityPlan
+
+#: Wobble of a republished sample's stamp (edge_link converts monotonic to node time).
+SAMPLE_JITTER_NS = 1_000_000
 
 PARAMS = (
     ParamSpec(name="latency_budget_s", default=10.0, low=0.05, high=120.0,
@@ -45,6 +61,13 @@ PARAMS = (
               description="uplink estimate while the link is up without samples [bit/s]"),
     ParamSpec(name="force_edge_only", default=False,
               description="never offload (the edge-only baseline) [bool]"),
+    ParamSpec(name="bandwidth_stale_s", default=3.0, low=0.1, high=3600.0,
+              description="sent bytes without a throughput sample for this long: the "
+                          "link is stalled, bandwidth 0 [s]"),
+    ParamSpec(name="size_safety", default=-1.0, low=-1.0, high=1.0,
+              description="plan with predicted bytes x (1 + this), since Eq. 3 under-"
+                          "predicts large JPEGs; -1 (any negative) = the profile's p95 "
+                          "under-prediction, 0 for the built-in prior [fraction]"),
 )
 
 
@@ -71,6 +94,12 @@ class SchedulerNode(HyperionNode):
         super().__init__("scheduler", params=PARAMS)
         p = self.p
         self._stats: LinkStats | None = None
+        # Stall detection (edge clock, ns): the newest sample seen, bytes_sent when it was
+        # seen, and since when bytes have been waiting for a sample.
+        self._newest_sample_ns = 0
+        self._acked_bytes = 0
+        self._unacked_since_ns: int | None = None
+        self._stats_ns = 0
         self._schedulers: dict[int, TransmissionScheduler] = {}
         self._file = p["profiles_file"]
         self._pub = self.create_publisher(QualityPlan, qos.PLAN, qos.result_qos())
@@ -87,13 +116,36 @@ class SchedulerNode(HyperionNode):
                 size, accuracy = prior_profiles(classes)
             config = SchedulerConfig(qualities=tuple(self.p["qualities"]),
                                      budget_s=self.p["latency_budget_s"],
-                                     size_grid=self.p["size_grid"])
+                                     size_grid=self.p["size_grid"],
+                                     size_safety=None if self.p["size_safety"] < 0
+                                     else self.p["size_safety"])
             self._schedulers[classes] = TransmissionScheduler(
                 size_profile=size, accuracy_profile=accuracy, config=config)
         return self._schedulers[classes]
 
     def _on_stats(self, msg: LinkStats) -> None:
+        newest = stamp_ns(msg.transfer_stamps[-1]) if msg.transfer_stamps else 0
+        came_up = msg.link_up and not (self._stats is not None and self._stats.link_up)
+        # edge_link re-derives each sample's stamp from two clocks at every publication, so
+        # an old sample's stamp wobbles by microseconds; only a later stamp is a new sample.
+        fresh = newest > self._newest_sample_ns + SAMPLE_JITTER_NS
+        if fresh or came_up or not msg.link_up:
+            # A new sample acknowledges what was sent so far (approximately: a frame sent
+            # just before it is counted as acknowledged too); a link that (re)connects
+            # starts afresh, since bytes sent into the old connection get no ack.
+            self._newest_sample_ns = newest
+            self._acked_bytes = int(msg.bytes_sent)
+            self._unacked_since_ns = None
+        elif msg.bytes_sent > self._acked_bytes and self._unacked_since_ns is None:
+            self._unacked_since_ns = self.now_ns()
         self._stats = msg
+        self._stats_ns = self.now_ns()
+
+    def _stalled_s(self) -> float:
+        """How long sent bytes have waited for a throughput sample, seconds (0 = none)."""
+        if self._unacked_since_ns is None:
+            return 0.0
+        return (self.now_ns() - self._unacked_since_ns) / 1e9
 
     def _bandwidth(self) -> tuple[float | None, str]:
         """Uplink estimate in bytes/s, or None with the reason to stay on the edge."""
@@ -103,15 +155,25 @@ class SchedulerNode(HyperionNode):
             return None, "no link stats"
         if not self._stats.link_up:
             return None, "link down"
-        bps = self._stats.bandwidth_estimate_bps or self.p["bandwidth_prior_bps"]
-        return (bps / 8.0, "") if bps > 0 else (None, "bandwidth unknown")
+        silent_s = (self.now_ns() - self._stats_ns) / 1e9
+        if silent_s > self.p["bandwidth_stale_s"]:
+            return None, f"link stats stale: none for {silent_s:.1f} s"
+        stalled = self._stalled_s()
+        if stalled > self.p["bandwidth_stale_s"]:
+            return None, f"link stalled: no throughput sample for {stalled:.1f} s"
+        if not self._stats.throughput_bps:
+            return self.p["bandwidth_prior_bps"] / 8.0, ""
+        bps = self._stats.bandwidth_estimate_bps
+        return (bps / 8.0, "") if bps > 0 else (None, "bandwidth estimate 0")
 
     def _on_scores(self, msg: PatchScores) -> None:
+        try:
+            check_patch_scores(msg)
+        except InvalidMessage as err:
+            self.refuse(err, f"patch scores of frame {msg.sequence}")
+            return
         count = msg.grid_rows * msg.grid_cols
         classes = np.frombuffer(msg.classes, np.uint8)
-        if count == 0 or classes.size != count or msg.num_classes < 1:
-            self.skip("malformed_scores", f"patch scores of frame {msg.sequence} inconsistent")
-            return
         shares = np.bincount(classes, minlength=msg.num_classes)[: msg.num_classes] / count
         spent_s = (self.now_ns() - stamp_ns(msg.header.stamp)) / 1e9
         t_edge = spent_s + self.p["encode_latency_s"]
@@ -139,6 +201,8 @@ class SchedulerNode(HyperionNode):
         if plan.edge_only:
             plan.class0_downsample = 1
             self.counters.add("plans_edge_only")
+            if reason.startswith("link stalled"):
+                self.counters.add("plans_link_stalled")
         self._pub.publish(plan)
         self.counters.add("plans")
 

@@ -91,7 +91,7 @@ class ScorerNode(HyperionNode):
         try:
             frame = image_to_bgr(msg)
         except ValueError as err:
-            self.skip("malformed_images", f"image skipped: {err}")
+            self.refuse(err, f"image {stamp_ns(msg.header.stamp)}")
             return
         size = self.p["patch_size"]
         grid = (-(-frame.shape[0] // size), -(-frame.shape[1] // size))
