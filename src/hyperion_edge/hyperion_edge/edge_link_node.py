@@ -73,6 +73,9 @@ PARAMS = (*link_params(connect="tcp/127.0.0.1:7447", listen=""),
               description="sample period of untimestamped trace lists [s]"),
     ParamSpec(name="trace_offset_s", default=0.0, low=0.0, high=1e6,
               description="start position in the trace [s]"),
+    ParamSpec(name="trace_rate_scale", default=1.0, low=0.001, high=1000.0,
+              description="multiply the trace's rates by this, e.g. to keep the paper's "
+                          "compute-to-network balance on hardware slower than its [x]"),
 )
 
 
@@ -85,6 +88,9 @@ def trace_shaper(p: dict) -> TokenBucket | None:
         trace = load_memu(root, p["trace"], period_s=p["trace_period_s"])
     except (TraceSpecError, OSError) as err:
         raise ParameterError(f"trace {p['trace']!r} under {root}: {err}") from err
+    if p["trace_rate_scale"] != 1.0:
+        trace = replace(trace, rates_bps=trace.rates_bps * p["trace_rate_scale"],
+                        name=f"{trace.name} x{p['trace_rate_scale']:g}")
     return TokenBucket(trace=trace, config=ShaperConfig(start_offset_s=p["trace_offset_s"]))
 
 
@@ -111,8 +117,8 @@ class EdgeLinkNode(HyperionNode):
                               shaper=self._shaper)
         if self._shaper is not None:
             self.get_logger().info(
-                f"uplink shaped by trace {p['trace']} (mean "
-                f"{self._shaper.trace.mean_rate_bps() / 1e6:.1f} Mbit/s)")
+                f"uplink shaped by trace {self._shaper.trace.name or p['trace']} (mean "
+                f"{self._shaper.trace.mean_rate_bps() / 1e6:.2f} Mbit/s)")
         self._worker: BoundedWorker[EncodedFrame] = BoundedWorker(
             name="send", handler=self._send, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"send failed: {e}",

@@ -44,9 +44,9 @@ from hyperion_msgs.msg import LinkStats, PatchScores, QualityPlan
 SAMPLE_JITTER_NS = 1_000_000
 
 PARAMS = (
-    ParamSpec(name="latency_budget_s", default=10.0, low=0.05, high=120.0,
+    ParamSpec(name="latency_budget_s", default=30.0, low=0.05, high=120.0,
               description="end-to-end budget per frame, capture to answer [s]"),
-    ParamSpec(name="cloud_latency_s", default=5.0, low=0.0, high=120.0,
+    ParamSpec(name="cloud_latency_s", default=14.0, low=0.0, high=120.0,
               description="profiled cloud decode + inference time T_cloud [s]"),
     ParamSpec(name="encode_latency_s", default=0.1, low=0.0, high=60.0,
               description="expected patch encoding time, added to the time spent [s]"),
