@@ -5,17 +5,10 @@ Every wait is bounded; nothing sleeps a fixed time to let something "get ready".
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import rclpy
@@ -23,9 +16,12 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
+from hyperion.session import GraphProcess, free_port, wait_until
 from hyperion_edge import qos
 from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
+
+__all__ = ["HYPERION", "SMALL_EDGE", "Graph", "Probe", "domain_pair", "free_port", "wait_until"]
 
 HYPERION = str(Path(sys.executable).parent / "hyperion")
 _counter = itertools.count()
@@ -48,58 +44,8 @@ def domain_pair() -> tuple[int, int]:
     return base, base + 1
 
 
-def free_port() -> int:
-    """A TCP port free on loopback now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` until true; AssertionError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
-class Graph:
-    """``hyperion run <graph>`` as a process group, output kept in a temporary file."""
-
-    def __init__(self, graph: str, *, domain: int, params: list[str]) -> None:
-        # Closed in stop(); it must outlive this constructor.
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            "w+", prefix=f"hyperion-{graph}-", suffix=".log")
-        cmd = [HYPERION, "run", graph, "--domain-id", str(domain)]
-        for item in params:
-            cmd += ["-p", item]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the whole graph at once (a crash, not a shutdown)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self, timeout: float = 20.0) -> int:
-        """SIGINT (forwarded to every node), SIGKILL after ``timeout``; the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        # Nodes die with `hyperion run` (PDEATHSIG); make sure of it.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log.close()
-        return self.proc.returncode
+#: ``hyperion run`` as a process group with its output in a log file.
+Graph = GraphProcess
 
 
 class Probe:

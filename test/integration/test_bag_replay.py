@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -61,14 +60,7 @@ class CameralessGraph(Graph):
     """``hyperion run edge --no-camera``: the edge graph waiting for images from elsewhere."""
 
     def __init__(self, *, domain: int, params: list[str]) -> None:
-        # Closed in stop(), as in Graph.
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            "w+", prefix="hyperion-edge-replay-", suffix=".log")
-        cmd = [HYPERION, "run", "edge", "--no-camera", "--domain-id", str(domain)]
-        for item in params:
-            cmd += ["-p", item]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        super().__init__("edge", domain=domain, params=params, extra=("--no-camera",))
 
 
 class Gate:

@@ -11,8 +11,6 @@ import fcntl
 import importlib.util
 import os
 import signal
-import subprocess
-import tempfile
 from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -56,17 +54,7 @@ def domain_pair() -> tuple[int, int]:
 
 
 class Graph(harness.Graph):
-    """``hyperion run <graph> [extra args]`` as a process group."""
-
-    def __init__(self, graph: str, *, domain: int, params: list[str],
-                 extra: tuple[str, ...] = ()) -> None:
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            "w+", prefix=f"hyperion-{graph}-", suffix=".log")
-        cmd = [HYPERION, "run", graph, "--domain-id", str(domain), *extra]
-        for item in params:
-            cmd += ["-p", item]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+    """``hyperion run <graph> [extra args]`` as a process group, with node lookup."""
 
     def node_pid(self, name: str) -> int | None:
         """pid of node ``name`` (a child of `hyperion run`), None if not running."""

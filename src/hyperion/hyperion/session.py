@@ -48,10 +48,12 @@ class GraphProcess:
         domain: ROS_DOMAIN_ID of the graph.
         params: ``[node.]name:=value`` overrides.
         log_dir: where ``<graph>.log`` goes; a temporary file when None.
+        extra: more ``hyperion run`` arguments, e.g. ``("--no-camera",)``.
     """
 
     def __init__(
-        self, graph: str, *, domain: int, params: list[str], log_dir: Path | None = None
+        self, graph: str, *, domain: int, params: list[str], log_dir: Path | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
         if log_dir is None:
             # Closed in stop(); it must outlive this constructor.
@@ -60,7 +62,7 @@ class GraphProcess:
         else:
             log_dir.mkdir(parents=True, exist_ok=True)
             self.log = open(log_dir / f"{graph}.log", "w+")  # noqa: SIM115
-        cmd = [HYPERION, "run", graph, "--domain-id", str(domain)]
+        cmd = [HYPERION, "run", graph, "--domain-id", str(domain), *extra]
         for item in params:
             cmd += ["-p", item]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,

@@ -49,7 +49,7 @@ PARAMS = (
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
     ParamSpec(name="image_reliability", default="reliable", choices=qos.RELIABILITY_CHOICES,
               description="image QoS reliability; must match the camera [-]"),
-    ParamSpec(name="max_frame_gap_s", default=15.0, low=0.01, high=3600.0,
+    ParamSpec(name="max_frame_gap_s", default=60.0, low=0.01, high=3600.0,
               description="capture stamps further apart, or no frame for longer, is "
                           "reported as a jump / stall [s]"),
     ParamSpec(name="max_stamp_ahead_s", default=1.0, low=0.0, high=3600.0,

@@ -17,9 +17,11 @@ Bandwidth estimate published for the scheduler (bit/s):
   oldest unacknowledged transfer shows (``bytes / seconds since sent``): during an outage
   that cap falls within a frame period, so the scheduler turns edge-only from the
   estimate instead of waiting for per-frame timeouts;
-- a transfer the shaper cannot carry before its frame's deadline is not sent and counts
-  as a zero sample (outage); while the estimate is 0, a ``probe_bytes`` filler goes out
-  every ``probe_period_s`` so the first delivered probe restarts the estimate.
+- a transfer the shaper cannot carry before its frame's deadline is not sent, and one
+  unacknowledged for ``ack_timeout_s`` is presumed lost; each counts as a zero sample
+  (outage). While the estimate is unknown (start-up) or 0, a ``probe_bytes`` filler goes
+  out every ``probe_period_s``, so the scheduler has a measured estimate before the first
+  frame and the first delivered probe after an outage restarts it.
 
 Optional trace shaping (``trace`` non-empty): every transfer first waits in a token bucket
 whose rate follows a real uplink trace (5G-MeMU spec such as ``driving/lte/8``), so the
@@ -112,6 +114,7 @@ class EdgeLinkNode(HyperionNode):
         self._answers = self.create_publisher(CloudDetections, qos.CLOUD_DETECTIONS,
                                               qos.result_qos())
         self._stats_pub = self.create_publisher(LinkStats, qos.LINK_STATS, qos.latest_state_qos())
+        self._lost_seen = 0
         self._shaper = trace_shaper(p)
         self._link = EdgeLink(config=config, on_reply=self._on_reply, on_sample=self._on_sample,
                               shaper=self._shaper)
@@ -139,19 +142,24 @@ class EdgeLinkNode(HyperionNode):
             self.skip("sent_while_down", f"frame {msg.sequence} not sent: link down")
             return
         payload = serialize_message(msg)
+        # Bytes count as sent when handed to the link, before its acknowledgement can
+        # arrive: the scheduler reads "bytes sent, no newer sample" as a stalled link.
+        with self._lock:
+            self._bytes_sent += len(payload)
         # A frame the (shaped) link cannot deliver before its deadline is not worth sending.
         remaining_s = (stamp_ns(msg.deadline) - self.now_ns()) / 1e9
         try:
             self._link.send(payload, timeout_s=max(remaining_s, 0.0))
-        except ShaperTimeout:
-            self._record_outage()
-            self.skip("sends_abandoned", f"frame {msg.sequence}: link too slow for its deadline")
-            return
-        except ShaperClosed:
+        except (ShaperTimeout, ShaperClosed) as err:
+            with self._lock:
+                self._bytes_sent -= len(payload)
+            if isinstance(err, ShaperTimeout):
+                self._record_outage()
+                self.skip("sends_abandoned",
+                          f"frame {msg.sequence}: link too slow for its deadline")
             return
         with self._lock:
             self._in_flight[msg.sequence] = stamp_ns(msg.deadline)
-            self._bytes_sent += len(payload)
         self.counters.add("frames_sent")
 
     def _record_outage(self) -> None:
@@ -160,8 +168,13 @@ class EdgeLinkNode(HyperionNode):
         self._publish_stats()
 
     def _maybe_probe(self) -> None:
+        # Unknown (start-up) or zero (outage): measure the link before frames depend on it.
+        lost = self._link.lost_transfers
+        if lost > self._lost_seen:
+            self._lost_seen = lost
+            self._record_outage()
         with self._lock:
-            starved = self._estimator.estimate() == 0.0
+            starved = not self._estimator.estimate()
         if starved and self._link_up() and self._link.oldest_in_flight() is None:
             self._prober.submit(self.p["probe_bytes"])
 
