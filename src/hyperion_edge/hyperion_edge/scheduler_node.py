@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+import hyperion_core
 from hyperion_core.schedule.knapsack import SchedulerConfig, TransmissionScheduler
 from hyperion_core.schedule.profiles import (
     AccuracyProfile,
@@ -43,6 +44,10 @@ from hyperion_msgs.msg import LinkStats, PatchScores, QualityPlan
 #: Wobble of a republished sample's stamp (edge_link converts monotonic to node time).
 SAMPLE_JITTER_NS = 1_000_000
 
+#: The profiles shipped with hyperion_core (3 classes), used when profiles_file is empty.
+SHIPPED_PROFILES = Path(hyperion_core.__file__).parent / "eval" / "data" / "default_profiles.yaml"
+SHIPPED_PROFILE_CLASSES = 3
+
 PARAMS = (
     ParamSpec(name="latency_budget_s", default=30.0, low=0.05, high=120.0,
               description="end-to-end budget per frame, capture to answer [s]"),
@@ -56,12 +61,13 @@ PARAMS = (
               description="knapsack capacity units; finer is slower [units]"),
     ParamSpec(name="profiles_file", default="",
               description="size/accuracy profiles YAML (hyperion_core.schedule.profiles); "
-                          "'' = built-in prior from measured vtest bytes [path]"),
+                          "'' = the profiles shipped with hyperion_core (3 classes; a "
+                          "built-in prior for other class counts) [path]"),
     ParamSpec(name="bandwidth_prior_bps", default=100.0e6, low=0.0, high=1.0e11,
               description="uplink estimate while the link is up without samples [bit/s]"),
     ParamSpec(name="force_edge_only", default=False,
               description="never offload (the edge-only baseline) [bool]"),
-    ParamSpec(name="bandwidth_stale_s", default=3.0, low=0.1, high=3600.0,
+    ParamSpec(name="bandwidth_stale_s", default=15.0, low=0.1, high=3600.0,
               description="sent bytes without a throughput sample for this long: the "
                           "link is stalled, bandwidth 0 [s]"),
     ParamSpec(name="size_safety", default=-1.0, low=-1.0, high=1.0,
@@ -112,6 +118,10 @@ class SchedulerNode(HyperionNode):
         if classes not in self._schedulers:
             if self._file:
                 size, accuracy = load_profiles(Path(self._file))
+            elif classes == SHIPPED_PROFILE_CLASSES:
+                # Fitted by `hyperion profile` on the embedded clip; carries the size fit's
+                # error quantiles, so the scheduler plans with a measured safety margin.
+                size, accuracy = load_profiles(SHIPPED_PROFILES)
             else:
                 size, accuracy = prior_profiles(classes)
             config = SchedulerConfig(qualities=tuple(self.p["qualities"]),
