@@ -35,7 +35,8 @@ from hyperion_msgs.msg import FrameTiming
 
 from .harness import HYPERION, SMALL_EDGE, Graph, Probe, domain_pair, wait_until
 
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
+# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
+pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
 
 FRAMES = 4
 #: Identical in both runs. Edge-only keeps the cloud graph out. The budget bounds the wait

@@ -9,7 +9,8 @@ from hyperion_msgs.msg import FrameTiming
 
 from .harness import SMALL_EDGE, Graph, Probe, domain_pair, free_port, wait_until
 
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
+# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
+pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
 BUDGET_S = 6.0
 
 

@@ -3,6 +3,7 @@ patch scores at the scheduler, bad frames and bytes at the cloud. Nothing crashe
 frames keep their one answer, and every refusal is counted on /diagnostics."""
 
 import collections
+import contextlib
 import time
 
 import numpy as np
@@ -20,7 +21,8 @@ from hyperion_msgs.msg import CloudDetections, EncodedFrame, LinkStats, PatchSco
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
 from .test_validation import encoded
 
-pytestmark = [pytest.mark.ros, pytest.mark.models]
+# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
+pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.flaky(reruns=1)]
 S = 1_000_000_000
 RNG = np.random.default_rng(11)
 
@@ -59,12 +61,21 @@ def test_camera_faults_and_encodings_at_the_edge():
 
         def send(msg: Image, expect_answer: bool = True) -> None:
             camera.publish(msg)
-            if expect_answer:
-                stamp = stamp_ns(msg.header.stamp)
-                sent.append(stamp)
-                wait_until(lambda: answered(stamp), 60,
-                           f"an answer to {msg.encoding} {msg.width}x{msg.height} frame "
-                           f"{stamp}\n{edge.output()[-3000:]}")
+            if not expect_answer:
+                return
+            stamp = stamp_ns(msg.header.stamp)
+            sent.append(stamp)
+            # A frame published just after discovery can miss a reader whose side of the
+            # match is not complete yet (keep-last 1): publish the same frame again, which
+            # must still give exactly one answer (checked below).
+            for _ in range(2):
+                with contextlib.suppress(TimeoutError):
+                    wait_until(lambda: answered(stamp), 20, "an answer")
+                    return
+                camera.publish(msg)
+            wait_until(lambda: answered(stamp), 20,
+                       f"an answer to {msg.encoding} {msg.width}x{msg.height} frame "
+                       f"{stamp}\n{edge.output()[-3000:]}")
 
         now = time.time_ns
         for encoding in ("bgr8", "rgb8", "rgba8", "bgra8", "mono8", "mono16", "16UC1"):

@@ -80,6 +80,9 @@ class LinkConfig:
         conf.insert_json5("connect/endpoints", json.dumps(list(self.connect)))
         conf.insert_json5("listen/endpoints", json.dumps(list(self.listen)))
         conf.insert_json5("scouting/multicast/enabled", json.dumps(self.multicast_scouting))
+        # Gossip would let a peer learn other peers from the ones it meets and connect to
+        # them: an edge could end up talking to a cloud it was never configured for.
+        conf.insert_json5("scouting/gossip/enabled", json.dumps(self.multicast_scouting))
         tls: dict[str, object] = {}
         if self.tls_ca:
             tls["root_ca_certificate"] = self.tls_ca
