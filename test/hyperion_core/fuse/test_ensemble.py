@@ -88,3 +88,44 @@ def test_matching_is_greedy_one_to_one():
     e, c = match_boxes(edge, cloud, 0.5)
     iou = pairwise_iou(edge.boxes, cloud.boxes)[:, 0]
     assert e.tolist() == [int(np.argmax(iou))] and c.tolist() == [0]
+
+
+def _greedy_reference(edge, cloud, min_iou):
+    """Brute force: every same-class pair's IoU, taken greedily by descending IoU."""
+    pairs = []
+    for i, a in enumerate(edge.boxes):
+        for j, b in enumerate(cloud.boxes):
+            if edge.labels[i] != cloud.labels[j]:
+                continue
+            w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+            h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+            inter = w * h
+            union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+            if union > 0 and inter / union >= min_iou:
+                pairs.append((-inter / union, i, j))
+    used_e, used_c, matched = set(), set(), set()
+    for _, i, j in sorted(pairs):
+        if i not in used_e and j not in used_c:
+            used_e.add(i)
+            used_c.add(j)
+            matched.add((i, j))
+    return matched
+
+
+@pytest.mark.parametrize("spread", [2.0, 40.0])  # crowded (many conflicts) and sparse
+def test_matching_equals_brute_force_greedy(spread):
+    rng = np.random.default_rng(int(spread))
+
+    def jitter(centres, n):
+        xy = centres[rng.integers(0, len(centres), n)] + rng.normal(0, spread, (n, 2))
+        wh = rng.uniform(10, 30, (n, 2))
+        return np.hstack([xy, xy + wh])
+
+    for _ in range(20):
+        centres = rng.uniform(0, 200, (30, 2))
+        edge = Detections(boxes=jitter(centres, 40), scores=rng.uniform(0, 1, 40),
+                          labels=rng.integers(0, 2, 40))
+        cloud = Detections(boxes=jitter(centres, 40), scores=rng.uniform(0, 1, 40),
+                           labels=rng.integers(0, 2, 40))
+        e, c = match_boxes(edge, cloud, 0.3)
+        assert set(zip(e.tolist(), c.tolist(), strict=True)) == _greedy_reference(edge, cloud, 0.3)

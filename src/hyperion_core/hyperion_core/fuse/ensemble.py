@@ -64,11 +64,15 @@ def match_boxes(
     good = iou >= min_iou
     e, c, iou = e[good], c[good], iou[good]
     order = np.argsort(-iou, kind="stable")
+    e, c = e[order], c[order]
+    # No box in two candidate pairs (the usual case): greedy matching takes every pair.
+    if np.unique(e).size == e.size and np.unique(c).size == c.size:
+        return e.astype(np.int64), c.astype(np.int64)
     edge_used = np.zeros(len(edge), bool)
     cloud_used = np.zeros(len(cloud), bool)
     pairs = []
     # A few candidates per box survive the IoU filter, so this loop is short.
-    for a, b in zip(e[order].tolist(), c[order].tolist(), strict=False):
+    for a, b in zip(e.tolist(), c.tolist(), strict=False):
         if not (edge_used[a] or cloud_used[b]):
             edge_used[a] = cloud_used[b] = True
             pairs.append((a, b))
