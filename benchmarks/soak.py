@@ -17,10 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,42 +27,17 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
+from hyperion.session import GraphProcess, free_port
 from hyperion_edge import qos
 from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
 
-HYPERION = str(Path(sys.executable).parent / "hyperion")
 SMALL = ["camera.grid_columns:=2", "camera.grid_rows:=2", "camera.width:=960",
          "camera.height:=540", "edge_detector.tile_columns:=1", "edge_detector.tile_rows:=1",
          "edge_detector.tile_scale:=1.0", "scorer.token_rows:=8", "scorer.token_cols:=14",
          "camera.rate_hz:=1.0", "latency_budget_s:=6.0", "scheduler.cloud_latency_s:=1.5"]
 SOURCES = {FrameTiming.SOURCE_EDGE: "edge", FrameTiming.SOURCE_CLOUD: "cloud",
            FrameTiming.SOURCE_FUSED: "fused"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def children(pid: int) -> dict[int, str]:
-    """Node processes started by ``hyperion run`` ``pid``: pid -> executable name."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and cmdline and cmdline[0]:
-            name = next((a.decode().split(":=")[1] for a in cmdline
-                         if a.startswith(b"__node:=")), Path(cmdline[0].decode()).name)
-            found[int(entry.name)] = name
-    return found
 
 
 def rss_mb(pid: int) -> float | None:
@@ -131,26 +102,6 @@ class Recorder:
         rclpy.try_shutdown(context=self.context)
 
 
-def start(graph: str, domain: int, params: list[str], log: Path) -> subprocess.Popen:
-    cmd = [HYPERION, "run", graph, "--domain-id", str(domain)]
-    for item in params:
-        cmd += ["-p", item]
-    with log.open("w") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    return proc.returncode
-
-
 def summarize(rec: Recorder, rss: dict[str, list[tuple[float, float]]], args: argparse.Namespace,
               elapsed_s: float) -> dict:
     with rec.lock:
@@ -210,28 +161,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = 150 + os.getpid() % 70
     port = free_port()
-    logs = Path(os.environ.get("TMPDIR", "/tmp"))
-    cloud = start("cloud", base + 1, [f"cloud_link.listen:=tcp/127.0.0.1:{port}"],
-                  logs / "soak-cloud.log")
+    logs = Path(os.environ.get("TMPDIR", "/tmp")) / "hyperion-soak"
+    cloud = GraphProcess("cloud", domain=base + 1, log_dir=logs,
+                         params=[f"cloud_link.listen:=tcp/127.0.0.1:{port}"])
     rec = Recorder(base)
-    edge = start("edge", base, [*([] if args.full else SMALL),
+    edge = GraphProcess("edge", domain=base, log_dir=logs,
+                        params=[*([] if args.full else SMALL),
                                 f"edge_link.connect:=tcp/127.0.0.1:{port}",
-                                "camera.wait_for_subscribers:=4"], logs / "soak-edge.log")
+                                "camera.wait_for_subscribers:=4"])
     rss: dict[str, list[tuple[float, float]]] = {}
     t0 = time.monotonic()
     try:
         while (elapsed := time.monotonic() - t0) < args.duration:
-            for graph, proc in (("edge", edge), ("cloud", cloud)):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{graph} graph exited with {proc.returncode}")
-                for pid, name in children(proc.pid).items():
+            for graph, process in (("edge", edge), ("cloud", cloud)):
+                if process.proc.poll() is not None:
+                    raise RuntimeError(f"{graph} graph exited with {process.proc.returncode}")
+                for pid, name in process.nodes().items():
                     value = rss_mb(pid)
                     if value is not None:
                         rss.setdefault(f"{graph}/{name}", []).append((elapsed, value))
             time.sleep(args.sample_s)  # a sampling period, not a synchronisation
     finally:
         elapsed = time.monotonic() - t0
-        codes = {"edge": stop(edge), "cloud": stop(cloud)}
+        codes = {"edge": edge.stop(timeout_s=30.0), "cloud": cloud.stop(timeout_s=30.0)}
         report = summarize(rec, rss, args, elapsed)
         report["exit_codes"] = codes
         rec.close()

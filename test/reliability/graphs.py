@@ -58,18 +58,7 @@ class Graph(harness.Graph):
 
     def node_pid(self, name: str) -> int | None:
         """pid of node ``name`` (a child of `hyperion run`), None if not running."""
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid and \
-                    f"__node:={name}".encode() in cmdline:
-                return int(entry.name)
-        return None
+        return next((pid for pid, node in self.nodes().items() if node == name), None)
 
     def signal_node(self, name: str, signum: int) -> None:
         pid = self.node_pid(name)

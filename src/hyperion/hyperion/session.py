@@ -73,6 +73,24 @@ class GraphProcess:
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")
 
+    def nodes(self) -> dict[int, str]:
+        """Running node processes of this graph: pid -> node name (Linux /proc)."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) != self.proc.pid or not cmdline[0]:
+                continue
+            found[int(entry.name)] = next(
+                (arg.decode().split(":=", 1)[1] for arg in cmdline
+                 if arg.startswith(b"__node:=")), Path(cmdline[0].decode()).name)
+        return found
+
     def kill(self) -> None:
         """SIGKILL the whole graph at once (a crash, not a shutdown)."""
         if self.proc.poll() is None:
