@@ -9,7 +9,7 @@ neighbours in the frame) are gathered into a mosaic ``cols`` patches wide and en
 one baseline JPEG (4:2:0 colour or grayscale). Patches sit on the 16x16 MCU grid, so every
 DCT block of a full-resolution class belongs to exactly one patch. A class downsampled by
 ``d`` is area-averaged to ``16/d``-px tiles first (its chroma blocks then span neighbouring
-tiles: acceptable for the least important class). Decoding scatters the patches back;
+tiles: acceptable for the least important class). Decoding gathers the patches back;
 downsampled mosaics are upsampled bilinearly as a whole (see :func:`_upsample` for the
 small blending at tile borders that this trades for speed).
 
@@ -57,40 +57,55 @@ class ClassEncoding:
     downsample: int = 1
 
 
-def _strips(frame: np.ndarray, patch: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """``(patch, rows, cols, patch*ch)`` view of the frame (edge-padded copy if needed).
+def _pixel_rows(frame: np.ndarray, patch: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The frame (edge-padded to whole patches) as a flat array of patch pixel rows.
 
-    Indexing ``view[:, r, c]`` with ``(W,)`` index arrays yields ``(patch, W, patch*ch)``:
-    one mosaic row of patches already in image layout, so gathering and scattering move
-    each pixel once instead of going through a patch-major copy of the 4K frame.
+    Item ``(r * patch + y) * cols + c`` is pixel row ``y`` of patch ``(r, c)``: ``patch *
+    channels`` contiguous bytes, one numpy ``void`` element. Gathering such items moves
+    whole rows with one copy each, where indexing a transposed ``uint8`` view moved single
+    bytes (the codec's former layout cost 25-40 ms per 4K frame in those loops alone).
     """
-    height, width, channels = frame.shape
+    height, width = frame.shape[:2]
     rows, cols = -(-height // patch), -(-width // patch)
     if (rows * patch, cols * patch) != (height, width):
         pad = ((0, rows * patch - height), (0, cols * patch - width), (0, 0))
         frame = np.pad(frame, pad, mode="edge")
-    view = frame.reshape(rows, patch, cols, patch * channels).transpose(1, 0, 2, 3)
-    return view, (rows, cols)
+    return _as_rows(np.ascontiguousarray(frame), patch), (rows, cols)
 
 
-def _mosaic_indices(members: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame ``(row, col)`` of each mosaic slot, ``(mosaic_rows, cols)``; padding reads (0, 0)."""
-    slots = -(-members.size // cols) * cols
-    padded = np.zeros(slots, np.int64)
-    padded[: members.size] = members
-    return (padded // cols).reshape(-1, cols), (padded % cols).reshape(-1, cols)
+def _as_rows(image: np.ndarray, patch: int) -> np.ndarray:
+    return image.reshape(-1).view(f"V{patch * image.shape[2]}")
 
 
-def _upsample(image: np.ndarray, factor: int) -> np.ndarray:
-    """Bilinear upsampling of a whole decoded mosaic ``(h, w, ch)`` by ``factor``.
+def _row_index(patch_index: np.ndarray, cols: int, patch: int) -> np.ndarray:
+    """``(*patch_index.shape[:-1], patch, cols)`` row items of patches laid out ``cols`` wide.
+
+    Args:
+        patch_index: ``(n, cols)`` flat patch numbers ``r * cols + c`` of a frame or mosaic
+            whose rows are ``cols`` patches wide.
+    """
+    rows, columns = np.divmod(patch_index, cols)
+    first = (rows * patch * cols + columns)[:, None, :]
+    return first + (np.arange(patch) * cols)[None, :, None]
+
+
+def _mosaic_slots(members: np.ndarray, cols: int) -> np.ndarray:
+    """``(mosaic_rows, cols)`` frame patch of each mosaic slot; padding slots read patch 0."""
+    slots = np.zeros(-(-members.size // cols) * cols, np.int64)
+    slots[: members.size] = members
+    return slots.reshape(-1, cols)
+
+
+def _upsample(image: np.ndarray, factor: int, out: np.ndarray) -> None:
+    """Bilinear upsampling of a whole decoded mosaic ``(h, w, ch)`` by ``factor`` into ``out``.
 
     One ``cv2.resize`` over the mosaic (a per-tile, edge-clamped version measured 60-250 ms
     on a 4K class 0, far over budget). Only the outer ``factor/2`` pixels of each tile
     blend with their mosaic neighbour, which horizontally is usually the frame neighbour.
     """
     size = (image.shape[1] * factor, image.shape[0] * factor)
-    out = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-    return out.reshape(size[1], size[0], image.shape[2])
+    resized = out.reshape(size[1], size[0], *(() if image.shape[2] == 1 else (image.shape[2],)))
+    cv2.resize(image, size, dst=resized, interpolation=cv2.INTER_LINEAR)
 
 
 def _colorspace(channels: int) -> str:
@@ -119,7 +134,7 @@ def encode_frame(
         raise ValueError(f"frame must be uint8 (H, W[, 1|3]), got {image.dtype} {image.shape}")
     if patch_size <= 0 or patch_size % 16:
         raise ValueError(f"patch_size must be a positive multiple of 16, got {patch_size}")
-    strips, grid = _strips(image, patch_size)
+    pixel_rows, grid = _pixel_rows(image, patch_size)
     class_map = np.asarray(classes)
     if class_map.shape != grid:
         raise ValueError(f"class map {class_map.shape} does not match patch grid {grid}")
@@ -135,13 +150,11 @@ def encode_frame(
         if members.size == 0:
             segments.append(b"")
             continue
-        src_rows, src_cols = _mosaic_indices(members, grid[1])
-        mosaic = np.empty((src_rows.shape[0], patch_size, grid[1], strips.shape[3]), np.uint8)
-        for row in range(src_rows.shape[0]):
-            np.copyto(mosaic[row], strips[:, src_rows[row], src_cols[row]])
+        slots = _mosaic_slots(members, grid[1])
+        mosaic = pixel_rows[_row_index(slots, grid[1], patch_size)]
+        mosaic = mosaic.view(np.uint8).reshape(-1, grid[1] * patch_size, image.shape[2])
         # Constant padding costs a few bits per block; copies of patch (0, 0) would not.
-        mosaic[-1, :, members.size - (src_rows.shape[0] - 1) * grid[1] :] = 0
-        mosaic = mosaic.reshape(-1, grid[1] * patch_size, image.shape[2])
+        mosaic[-patch_size:, (members.size - (slots.shape[0] - 1) * grid[1]) * patch_size :] = 0
         if enc.downsample > 1:
             # INTER_AREA with an integer factor averages d x d blocks, never across tiles.
             shape = (mosaic.shape[1] // enc.downsample, mosaic.shape[0] // enc.downsample)
@@ -219,6 +232,10 @@ def _parse(payload: bytes) -> tuple[tuple[int, ...], list[ClassEncoding], np.nda
 def decode_frame(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Rebuild the full-resolution frame and the class map from :func:`encode_frame` output.
 
+    Every class mosaic is decoded straight into one stacked buffer (upsampled in place when
+    downsampled), then the frame is gathered from it in one pass of patch pixel rows
+    (see :func:`_pixel_rows`).
+
     Returns:
         ``(frame, classes)``: ``(H, W, ch)`` uint8 (``ch`` 1 or 3, BGR) and the
         ``(rows, cols)`` uint8 class map, both new arrays.
@@ -227,27 +244,40 @@ def decode_frame(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
         CodecError: magic/version mismatch, truncation, or a corrupted JPEG segment.
     """
     (height, width, channels, patch, rows, cols), encodings, flat, segments = _parse(payload)
-    frame = np.empty((rows * patch, cols * patch, channels), np.uint8)
-    strips = frame.reshape(rows, patch, cols, patch * channels).transpose(1, 0, 2, 3)
+    counts = np.bincount(flat, minlength=len(encodings))
+    first_row = np.concatenate([[0], np.cumsum(-(-counts // cols))])
+    stack = np.empty((int(first_row[-1]) * patch, cols * patch, channels), np.uint8)
+    slot = np.empty(flat.size, np.int64)  # each patch's index among all mosaic slots
     for c, (enc, segment) in enumerate(zip(encodings, segments, strict=False)):
-        members = np.flatnonzero(flat == c)
-        if members.size == 0:
+        if counts[c] == 0:
             continue
-        side = patch // enc.downsample
-        expected = (-(-members.size // cols) * side, cols * side)
-        try:
-            image = simplejpeg.decode_jpeg(segment, colorspace=_colorspace(channels))
-        except ValueError as exc:
-            raise CodecError(f"class {c}: corrupted JPEG segment: {exc}") from exc
-        if image.shape[:2] != expected:
-            raise CodecError(f"class {c}: mosaic {image.shape[:2]}, expected {expected}")
-        image = image.reshape(*expected, channels)
-        if enc.downsample > 1:
-            image = _upsample(image, enc.downsample)
-        mosaic = image.reshape(-1, patch, cols, patch * channels)
-        src_rows, src_cols = _mosaic_indices(members, cols)
-        for row in range(src_rows.shape[0]):
-            used = min(cols, members.size - row * cols)
-            strips[:, src_rows[row, :used], src_cols[row, :used]] = mosaic[row, :, :used]
+        _decode_mosaic(segment, enc, stack[first_row[c] * patch : first_row[c + 1] * patch], c)
+        members = np.flatnonzero(flat == c)
+        slot[members] = first_row[c] * cols + np.arange(members.size)
+    # Row y of frame patch (r, c) is row y of that patch's mosaic slot.
+    source = _row_index(slot.reshape(rows, cols), cols, patch)
+    frame = _as_rows(stack, patch)[source].view(np.uint8)
+    frame = frame.reshape(rows * patch, cols * patch, channels)
     classes = flat.reshape(rows, cols).copy()
     return frame[:height, :width], classes
+
+
+def _decode_mosaic(segment: bytes, enc: ClassEncoding, out: np.ndarray, c: int) -> None:
+    """Decode one class's JPEG into ``out`` (its full-resolution mosaic rows), in place."""
+    channels = out.shape[2]
+    expected = (out.shape[0] // enc.downsample, out.shape[1] // enc.downsample)
+    try:
+        if enc.downsample == 1:
+            shape = simplejpeg.decode_jpeg_header(segment)[:2]
+            if shape != expected:
+                raise CodecError(f"class {c}: mosaic {shape}, expected {expected}")
+            simplejpeg.decode_jpeg(segment, colorspace=_colorspace(channels), buffer=out)
+            return
+        image = simplejpeg.decode_jpeg(segment, colorspace=_colorspace(channels))
+    except ValueError as exc:
+        if isinstance(exc, CodecError):
+            raise
+        raise CodecError(f"class {c}: corrupted JPEG segment: {exc}") from exc
+    if image.shape[:2] != expected:
+        raise CodecError(f"class {c}: mosaic {image.shape[:2]}, expected {expected}")
+    _upsample(image.reshape(*expected, channels), enc.downsample, out)

@@ -49,11 +49,11 @@ def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs ``(i, j)`` whose x-extents of ``a[i]`` and ``b[j]`` intersect.
+    """Index pairs ``(i, j)`` whose boxes ``a[i]`` and ``b[j]`` overlap in x and in y.
 
     Boxes in a 4K frame are small, so this sweep (``b`` sorted by ``x1``, one
-    ``searchsorted`` window per ``a`` box) yields a few candidates per box instead of the
-    full ``N x M`` matrix; IoU is then computed on the candidates only.
+    ``searchsorted`` window per ``a`` box, then a y test) yields a few candidates per box
+    instead of the full ``N x M`` matrix; IoU is then computed on the candidates only.
     """
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
@@ -64,11 +64,41 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     widest = float((b[:, 2] - b[:, 0]).max())
     lo = np.searchsorted(starts, a[:, 0] - widest, side="right")
     hi = np.searchsorted(starts, a[:, 2], side="left")
+    ia, jb = _windows(lo, hi)
+    jb = order[jb]
+    return _keep_overlapping(a, b, ia, jb)
+
+
+def overlapping_pairs_within(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each unordered pair of overlapping boxes once, as ``(i, j)`` with ``i < j``.
+
+    Sorted by ``x1``, a box can only overlap later boxes that start before it ends, so
+    the window needs no "widest box" margin and visits every pair once, not twice.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    order = np.argsort(boxes[:, 0], kind="stable")
+    starts = boxes[order, 0]
+    hi = np.searchsorted(starts, boxes[order, 2], side="left")
+    first, second = _windows(np.arange(1, order.size + 1), hi)
+    i, j = _keep_overlapping(boxes, boxes, order[first], order[second])
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def _windows(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(k, m)`` with ``lo[k] <= m < hi[k]``, flattened."""
     counts = np.maximum(hi - lo, 0)
-    ia = np.repeat(np.arange(a.shape[0]), counts)
+    owner = np.repeat(np.arange(lo.size), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    jb = order[np.repeat(lo, counts) + offsets]
-    keep = b[jb, 2] > a[ia, 0]
+    return owner, np.repeat(lo, counts) + offsets
+
+
+def _keep_overlapping(
+    a: np.ndarray, b: np.ndarray, ia: np.ndarray, jb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs whose boxes have a positive-area intersection."""
+    pa, pb = a.take(ia, axis=0), b.take(jb, axis=0)
+    keep = (pb[:, 2] > pa[:, 0]) & (pa[:, 2] > pb[:, 0])
+    keep &= (pb[:, 3] > pa[:, 1]) & (pa[:, 3] > pb[:, 1])
     return ia[keep], jb[keep]
 
 
@@ -91,6 +121,10 @@ def nms(
     A box is suppressed by a kept, higher-scoring box of the same label with IoU strictly
     above ``iou_threshold``. Ties in score rank the lower index first (stable sort).
 
+    Greedy NMS is decided in rounds over the "may suppress" graph instead of box by box:
+    a box is kept once every box that may suppress it is suppressed, and suppressed once
+    one of them is kept. Rounds follow the longest chain of overlaps, a handful in practice.
+
     Args:
         boxes: ``(N, 4)`` xyxy pixels.
         scores: ``(N,)``.
@@ -98,22 +132,23 @@ def nms(
         iou_threshold: in [0, 1].
     """
     scores = np.asarray(scores, np.float64).reshape(-1)
-    if scores.size == 0:
-        return np.zeros(0, np.int64)
     order = np.argsort(-scores, kind="stable")
-    ranked = np.asarray(boxes, np.float64).reshape(-1, 4)[order]
+    ranked = np.asarray(boxes, np.float64).reshape(-1, 4).take(order, axis=0)
     ranked_labels = np.asarray(labels)[order]
-    i, j = overlapping_pairs(ranked, ranked)
-    edge = (i < j) & (ranked_labels[i] == ranked_labels[j])
+    i, j = overlapping_pairs_within(ranked)  # i < j: rank i may suppress rank j
+    edge = ranked_labels[i] == ranked_labels[j]
     i, j = i[edge], j[edge]
-    edge = paired_iou(ranked[i], ranked[j]) > iou_threshold
-    i, j = i[edge], j[edge]  # rank i suppresses rank j if i is kept
-    by_source = np.argsort(i, kind="stable")
-    i, j = i[by_source], j[by_source]
-    sources, first = np.unique(i, return_index=True)
-    bounds = np.append(first, i.size)
-    suppressed = np.zeros(scores.size, bool)
-    for k, source in enumerate(sources.tolist()):  # ascending rank = greedy order
-        if not suppressed[source]:
-            suppressed[j[bounds[k] : bounds[k + 1]]] = True
-    return order[~suppressed]
+    edge = paired_iou(ranked.take(i, axis=0), ranked.take(j, axis=0)) > iou_threshold
+    i, j = i[edge], j[edge]
+    undecided = np.ones(scores.size, bool)
+    kept = np.zeros(scores.size, bool)
+    while undecided.any():
+        waiting = np.zeros(scores.size, bool)
+        waiting[j[undecided[i] | kept[i]]] = True  # a possible suppressor is not ruled out
+        newly_kept = undecided & ~waiting
+        kept |= newly_kept
+        undecided &= waiting
+        undecided[j[newly_kept[i]]] = False  # suppressed
+        live = undecided[j]
+        i, j = i[live], j[live]
+    return order[kept]

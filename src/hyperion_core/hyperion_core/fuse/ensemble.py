@@ -54,32 +54,43 @@ def match_boxes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one same-class matches with IoU >= ``min_iou``, greedy by descending IoU.
 
+    Computed in rounds rather than pair by pair: a pair ranked first among the remaining
+    pairs of both its boxes is one greedy would take, so every such pair is taken at
+    once and the pairs sharing a box with it are dropped. Ties rank the earlier candidate
+    first, as a stable greedy would.
+
     Returns:
         ``(edge_idx, cloud_idx)`` int64 arrays of equal length.
     """
     e, c = overlapping_pairs(edge.boxes, cloud.boxes)
     same = edge.labels[e] == cloud.labels[c]
     e, c = e[same], c[same]
-    iou = paired_iou(edge.boxes[e], cloud.boxes[c])
+    iou = paired_iou(edge.boxes.take(e, axis=0), cloud.boxes.take(c, axis=0))
     good = iou >= min_iou
-    e, c, iou = e[good], c[good], iou[good]
-    order = np.argsort(-iou, kind="stable")
-    e, c = e[order], c[order]
-    # No box in two candidate pairs (the usual case): greedy matching takes every pair.
-    if np.unique(e).size == e.size and np.unique(c).size == c.size:
-        return e.astype(np.int64), c.astype(np.int64)
-    edge_used = np.zeros(len(edge), bool)
-    cloud_used = np.zeros(len(cloud), bool)
-    pairs = []
-    # A few candidates per box survive the IoU filter, so this loop is short.
-    for a, b in zip(e.tolist(), c.tolist(), strict=False):
-        if not (edge_used[a] or cloud_used[b]):
-            edge_used[a] = cloud_used[b] = True
-            pairs.append((a, b))
-    if not pairs:
+    order = np.argsort(-iou[good], kind="stable")
+    e, c = e[good][order], c[good][order]
+    taken_edge, taken_cloud = [], []
+    while e.size:
+        rank = np.arange(e.size)
+        first_of_edge = np.full(len(edge), e.size)
+        np.minimum.at(first_of_edge, e, rank)
+        first_of_cloud = np.full(len(cloud), e.size)
+        np.minimum.at(first_of_cloud, c, rank)
+        win = (first_of_edge[e] == rank) & (first_of_cloud[c] == rank)
+        taken_edge.append(e[win])
+        taken_cloud.append(c[win])
+        edge_used = np.zeros(len(edge), bool)
+        edge_used[e[win]] = True
+        cloud_used = np.zeros(len(cloud), bool)
+        cloud_used[c[win]] = True
+        left = ~(edge_used[e] | cloud_used[c])
+        e, c = e[left], c[left]
+    if not taken_edge:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    matched = np.asarray(pairs, np.int64)
-    return matched[:, 0], matched[:, 1]
+    return (
+        np.concatenate(taken_edge).astype(np.int64),
+        np.concatenate(taken_cloud).astype(np.int64),
+    )
 
 
 def ensemble(
@@ -102,7 +113,7 @@ def ensemble(
     w_e = 1.0 - w_c
     e_idx, c_idx = match_boxes(edge, cloud, config.match_iou)
     fused = Detections(
-        boxes=w_e * edge.boxes[e_idx] + w_c * cloud.boxes[c_idx],
+        boxes=w_e * edge.boxes.take(e_idx, axis=0) + w_c * cloud.boxes.take(c_idx, axis=0),
         scores=w_e * edge.scores[e_idx] + w_c * cloud.scores[c_idx],
         labels=cloud.labels[c_idx],
     )
