@@ -47,6 +47,19 @@ def test_nms_matches_bruteforce(seed):
     assert nms(np.zeros((0, 4)), np.zeros(0), np.zeros(0), 0.5).size == 0
 
 
+def test_nms_long_suppression_chain_matches_bruteforce():
+    # Each box overlaps the next by IoU 0.6 in score order: greedy NMS must alternate
+    # keep/suppress along the whole chain, far beyond the vectorised rounds.
+    n = 120
+    x = np.arange(n) * 5.0
+    boxes = np.stack([x, np.zeros(n), x + 20, np.full(n, 40.0)], axis=1)
+    scores = np.linspace(1.0, 0.1, n)
+    labels = np.zeros(n, int)
+    kept = nms(boxes, scores, labels, 0.5)
+    assert kept.tolist() == _reference_nms(boxes.tolist(), scores.tolist(), labels.tolist(), 0.5)
+    assert kept.size == n // 2
+
+
 def test_candidate_pairs_cover_all_overlaps():
     rng = np.random.default_rng(13)
     a = np.hstack([xy := rng.uniform(0, 300, (80, 2)), xy + rng.uniform(1, 90, (80, 2))])
