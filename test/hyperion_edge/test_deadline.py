@@ -89,14 +89,45 @@ def test_exactly_one_answer_per_frame_in_capture_order():
 def test_stale_inputs_do_not_create_frames():
     t = tracker(stale_after_ns=S)
     assert t.on_cloud(T0, "cloud", T0 + BUDGET + 2 * S) == []
-    assert t.pending() == 0 and t.counts["stale_inputs"] == 1
+    assert t.on_plan(T0, edge_only=True, reason="", now_ns=T0 + BUDGET + 2 * S) == []
+    assert t.pending() == 0 and t.counts["stale_inputs"] == 2
 
 
-def test_capacity_evicts_oldest():
+def test_very_late_edge_detections_are_still_answered():
+    t = tracker(stale_after_ns=S)
+    (answer,) = t.on_edge(T0, "edge", T0 + BUDGET + 5 * S)
+    assert answer.source == EDGE and not answer.deadline_met
+    assert t.counts["stale_inputs"] == 0
+
+
+def test_answered_frames_are_remembered_until_stale_not_by_count():
+    t = tracker(stale_after_ns=10 * S)
+    t.on_edge(T0, "edge", T0)
+    t.on_plan(T0, edge_only=True, reason="", now_ns=T0)
+    for k in range(1, 3000):  # far more frames than the old fixed-size memory held
+        seq = T0 + k * S // 1000
+        t.on_edge(seq, k, seq)
+        t.on_plan(seq, edge_only=True, reason="", now_ns=seq)
+    assert t.on_cloud(T0, "late", T0 + BUDGET + 9 * S) == []
+    assert t.counts["cloud_late_discarded"] == 1
+    t.on_tick(T0 + BUDGET + 11 * S)  # past the stale horizon: forgotten, and stale
+    assert t.on_cloud(T0, "later", T0 + BUDGET + 11 * S) == []
+    assert t.counts["stale_inputs"] == 1 and t.pending() == 0
+
+
+def test_over_capacity_answers_the_oldest_with_what_it_has():
     t = tracker(capacity=2)
-    for k in range(3):
-        t.on_plan(T0 + k, edge_only=False, reason="", now_ns=T0)
-    assert t.pending() == 2 and t.counts["evicted"] == 1
+    t.on_plan(T0, edge_only=False, reason="", now_ns=T0)  # no detections yet
+    t.on_edge(T0 + 1, "edge", T0)
+    t.on_cloud(T0 + 2, "cloud", T0)
+    answers = t.on_edge(T0 + 3, "edge", T0)  # evicts T0 (empty), then T0 + 1
+    assert [(a.frame.sequence, a.source, a.reason) for a in answers] == [
+        (T0 + 1, EDGE, "over capacity")]
+    assert t.counts["evicted"] == 1 and t.counts["evicted_empty"] == 1
+    assert t.pending() == 2
+    later = t.on_edge(T0, "edge", T0 + BUDGET)  # the forgotten frame's detections
+    again = next(a for a in later if a.frame.sequence == T0)
+    assert again.source == EDGE and again.frame.plan is None
 
 
 def test_next_deadline():

@@ -11,10 +11,16 @@ Each frame (key: ``sequence``, the capture stamp in ns) gets exactly one answer:
 - edge detections that arrive after the deadline are answered at once (deadline missed).
 
 A cloud answer for a frame already answered is discarded and counted
-(``cloud_late_discarded``): publishing it would give the frame a second answer. Inputs for
-frames older than ``stale_after_ns`` past their deadline are dropped (``stale_inputs``),
-so a very late message never creates a new pending frame. At most ``capacity`` frames
-wait; beyond that the oldest is evicted unanswered (``evicted``).
+(``cloud_late_discarded``): publishing it would give the frame a second answer. Answered
+frames are remembered until ``stale_after_ns`` past their deadline; after that, cloud
+answers, plans and scores for them are dropped as stale (``stale_inputs``), since such a
+frame may have been answered and forgotten. Edge detections are never stale: the edge
+publishes each frame once, so a very late one is answered at once (deadline missed)
+rather than lost.
+
+At most ``capacity`` frames wait. Beyond that the oldest is answered at once with what it
+has (``evicted``, reason "over capacity"); one without any detections yet is forgotten
+(``evicted_empty``) and starts again when its detections come.
 """
 
 from __future__ import annotations
@@ -76,14 +82,15 @@ class DeadlineTracker:
 
     def __init__(
         self, *, budget_ns: int, margin_ns: int = 0, capacity: int = 64,
-        answered_memory: int = 1024, stale_after_ns: int | None = None,
+        answered_memory: int = 65536, stale_after_ns: int | None = None,
     ) -> None:
         """Args:
         budget_ns: latency budget per frame, ns (> 0).
         margin_ns: give up waiting for the cloud this long before the deadline, so the
             edge answer (decided on a periodic tick, then published) is still in time.
         capacity: frames waiting for an answer at most.
-        answered_memory: answered sequences remembered to discard late cloud answers.
+        answered_memory: most answered sequences remembered (to discard late cloud
+            answers) at once; they are forgotten earlier, once stale.
         stale_after_ns: inputs arriving this long after their frame's deadline are
             dropped; default 10 budgets.
         """
@@ -98,33 +105,45 @@ class DeadlineTracker:
         self._stale_ns = 10 * self.budget_ns if stale_after_ns is None else int(stale_after_ns)
         self._pending: OrderedDict[int, FrameState] = OrderedDict()
         self._answered: OrderedDict[int, str] = OrderedDict()
+        self._over_capacity: list[Answer] = []
         self.counts: dict[str, int] = {
-            "cloud_late_discarded": 0, "stale_inputs": 0, "evicted": 0, "duplicates": 0,
+            "cloud_late_discarded": 0, "stale_inputs": 0, "evicted": 0, "evicted_empty": 0,
+            "duplicates": 0,
         }
 
-    def _frame(self, sequence: int, now_ns: int) -> FrameState | None:
+    def _frame(self, sequence: int, now_ns: int, *, may_be_stale: bool = False
+               ) -> FrameState | None:
         if sequence in self._answered:
             return None
         frame = self._pending.get(sequence)
         if frame is not None:
             return frame
         deadline = sequence + self.budget_ns
-        if now_ns > deadline + self._stale_ns:
+        if now_ns > deadline + self._stale_ns and not may_be_stale:
             self.counts["stale_inputs"] += 1
             return None
         frame = FrameState(sequence=sequence, deadline_ns=deadline)
         self._pending[sequence] = frame
         while len(self._pending) > self._capacity:
-            self._pending.popitem(last=False)
-            self.counts["evicted"] += 1
+            self._evict_oldest(now_ns)
         return frame
+
+    def _evict_oldest(self, now_ns: int) -> None:
+        _, oldest = self._pending.popitem(last=False)
+        if oldest.edge is None and oldest.cloud is None:
+            self.counts["evicted_empty"] += 1
+            return
+        self.counts["evicted"] += 1
+        source = (FUSED if oldest.cloud is not None else EDGE) if oldest.edge is not None \
+            else CLOUD
+        self._over_capacity.append(self._answer(oldest, source, "over capacity" if
+                                                source == EDGE else "", now_ns))
 
     def on_edge(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
         """Edge detections of a frame arrived."""
-        frame = self._frame(sequence, now_ns)
+        frame = self._frame(sequence, now_ns, may_be_stale=True)
         if frame is None:
-            if sequence in self._answered:
-                self.counts["duplicates"] += 1
+            self.counts["duplicates"] += 1
             return self.on_tick(now_ns)
         frame.edge, frame.edge_ns = detections, now_ns
         return self.on_tick(now_ns)
@@ -171,20 +190,29 @@ class DeadlineTracker:
             return EDGE, "no plan" if frame.plan_edge_only is None else "cloud answer late"
         return None
 
+    def _answer(self, frame: FrameState, source: str, reason: str, now_ns: int) -> Answer:
+        self._answered[frame.sequence] = source
+        while len(self._answered) > self._memory:
+            self._answered.popitem(last=False)
+        return Answer(frame=frame, source=source, reason=reason, decided_ns=now_ns)
+
+    def _forget_stale(self, now_ns: int) -> None:
+        """Drop answered frames whose inputs would now be stale anyway (oldest first)."""
+        horizon = now_ns - self.budget_ns - self._stale_ns
+        while self._answered and next(iter(self._answered)) < horizon:
+            self._answered.popitem(last=False)
+
     def on_tick(self, now_ns: int) -> list[Answer]:
         """Answers due now, in capture order; call periodically and after every input."""
-        answers = []
+        answers, self._over_capacity = self._over_capacity, []
         for sequence in sorted(self._pending):
             frame = self._pending[sequence]
             decision = self._decide(frame, now_ns)
             if decision is None:
                 continue
             del self._pending[sequence]
-            self._answered[sequence] = decision[0]
-            while len(self._answered) > self._memory:
-                self._answered.popitem(last=False)
-            answers.append(Answer(frame=frame, source=decision[0], reason=decision[1],
-                                  decided_ns=now_ns))
+            answers.append(self._answer(frame, *decision, now_ns))
+        self._forget_stale(now_ns)
         return answers
 
     def pending(self) -> int:

@@ -4,7 +4,8 @@ Inputs, joined by sequence: ``/hyperion/edge/detections``, ``/hyperion/patch_sco
 (receipt time only), ``/hyperion/plan``, ``/hyperion/cloud/detections``. When to answer is
 decided by :class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors
 answered; edge at once for edge-only plans; edge at the deadline = capture stamp +
-``latency_budget_s`` otherwise; late cloud answers discarded and counted). Fusion is
+``latency_budget_s`` otherwise; late cloud answers discarded and counted; over
+``capacity``, the oldest waiting frame answered at once). Fusion is
 paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`). Each answer is a
 ``Detection2DArray`` with the capture header, plus one FrameTiming on ``/hyperion/timing``.
 
