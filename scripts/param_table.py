@@ -13,6 +13,7 @@ import importlib
 #: node name -> module declaring ``PARAMS``, in data-flow order.
 NODE_MODULES = {
     "camera": "hyperion_edge.camera_node",
+    "decompressor": "hyperion_edge.decompressor_node",
     "edge_detector": "hyperion_edge.edge_detector_node",
     "scorer": "hyperion_edge.scorer_node",
     "scheduler": "hyperion_edge.scheduler_node",

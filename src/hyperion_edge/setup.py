@@ -3,7 +3,8 @@
 from setuptools import find_packages, setup
 
 PACKAGE = "hyperion_edge"
-NODES = ["camera", "edge_detector", "scorer", "scheduler", "encoder", "edge_link", "ensembler"]
+NODES = ["camera", "decompressor", "edge_detector", "scorer", "scheduler", "encoder",
+         "edge_link", "ensembler"]
 
 setup(
     name=PACKAGE,

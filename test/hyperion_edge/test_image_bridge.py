@@ -87,3 +87,85 @@ def test_bad_inputs_are_refused():
     msg.encoding = "32FC1"  # 16UC1/mono16 are read since issue #7; float depth is not
     with pytest.raises(ValueError, match="unsupported encoding"):
         image_to_bgr(msg)
+
+
+def compressed(data: bytes, fmt: str):
+    from sensor_msgs.msg import CompressedImage
+
+    msg = CompressedImage(header=Header(frame_id="cam"), format=fmt)
+    msg.data = data
+    return msg
+
+
+def _encode(extension: str, pixels: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buffer = cv2.imencode(extension, pixels)
+    assert ok
+    return buffer.tobytes()
+
+
+@pytest.fixture(scope="module")
+def photo():
+    from hyperion_core.data.array_camera import array_camera_frames
+
+    try:
+        return np.ascontiguousarray(next(array_camera_frames(1))[400:520, 700:860])
+    except FileNotFoundError as exc:
+        pytest.skip(f"vtest clip missing: {exc}")
+
+
+@pytest.mark.parametrize("fmt", ["bgr8; jpeg compressed bgr8", "rgb8; jpeg compressed bgr8",
+                                 "jpeg"])
+def test_compressed_jpeg_decodes_like_opencv(photo, fmt):
+    import cv2
+
+    from hyperion_edge.image_bridge import compressed_to_bgr
+
+    data = _encode(".jpg", photo)
+    ours = compressed_to_bgr(compressed(data, fmt))
+    np.testing.assert_array_equal(ours, cv2.imdecode(np.frombuffer(data, np.uint8), 1))
+
+
+def test_compressed_png_variants(photo):
+    import cv2
+
+    from hyperion_edge.image_bridge import compressed_to_bgr
+
+    gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA)
+    for pixels, expected in [(photo, photo), (bgra, photo),
+                             (gray, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))]:
+        out = compressed_to_bgr(compressed(_encode(".png", pixels), "png"))
+        np.testing.assert_array_equal(out, expected)  # PNG is lossless
+    deep = (gray.astype(np.uint16) * 16)  # a 12-bit sensor
+    out = compressed_to_bgr(compressed(_encode(".png", deep), "mono16; png compressed mono16"))
+    assert out.shape == photo.shape and out.max() == 255
+    np.testing.assert_array_equal(out[:, :, 0], (deep * (255.0 / deep.max())).astype(np.uint8))
+    grey_jpeg = compressed_to_bgr(compressed(_encode(".jpg", gray), "mono8; jpeg compressed mono8"))
+    assert grey_jpeg.shape == photo.shape
+    assert (grey_jpeg[:, :, 0] == grey_jpeg[:, :, 2]).all()
+
+
+def test_bad_compressed_images_are_refused(photo):
+    import struct
+
+    from hyperion_edge.image_bridge import compressed_to_bgr
+    from hyperion_edge.validation import InvalidMessage
+
+    jpeg, png = _encode(".jpg", photo), _encode(".png", photo)
+    huge_png = png[:16] + struct.pack(">II", 100_000, 100_000) + png[24:]
+    cases = {
+        "compressedDepth": compressed(png, "16UC1; compressedDepth png"),
+        "not an image": compressed(b"\x00\x00\x00\x01gibberish", "h264"),
+        "empty": compressed(b"", "jpeg"),
+        "truncated jpeg": compressed(jpeg[: len(jpeg) // 2], "jpeg"),
+        "wiped jpeg tables": compressed(jpeg[:4] + bytes(200) + jpeg[204:], "jpeg"),
+        "truncated png": compressed(png[: len(png) // 2], "png"),
+        "huge png": compressed(huge_png, "png"),
+        "16-bit colour png": compressed(_encode(".png", photo.astype(np.uint16) * 256), "png"),
+    }
+    for name, msg in cases.items():
+        with pytest.raises(InvalidMessage):
+            compressed_to_bgr(msg)
+            pytest.fail(f"{name} was accepted")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hyperion.graph import GRAPHS
-from hyperion.run import node_command, overrides_file, parse_args
+from hyperion.run import node_command, nodes_to_start, overrides_file, parse_args
 
 LAUNCH = Path(__file__).resolve().parents[2] / "launch"
 
@@ -62,7 +62,14 @@ def test_launch_file_declares_the_graph(graph, monkeypatch):
         assert "FASTDDS_DEFAULT_PROFILES_FILE" in node.kwargs["additional_env"]
         assert len(node.kwargs["parameters"]) == 1
     assert arguments and all(a.kwargs.get("description") for a in arguments)
-    assert "params_file" in [a.args[0] for a in arguments]
+    names = [a.args[0] for a in arguments]
+    assert "params_file" in names
+    for node, spec in zip(nodes, GRAPHS[graph].nodes, strict=True):
+        condition = node.kwargs.get("condition")
+        if spec.start_if:  # IfCondition(LaunchConfiguration(<a declared argument>))
+            assert condition.args[0].args[0] == spec.start_if and spec.start_if in names
+        else:
+            assert condition is None
 
 
 def test_edge_and_cloud_default_to_different_domains():
@@ -88,8 +95,20 @@ def test_bad_overrides_are_refused(bad, tmp_path):
 def test_node_command_order(tmp_path):
     args = parse_args(["edge", "-r", "/hyperion/image:=/cam/image_raw"])
     overrides = tmp_path / "o.yaml"
-    cmd = node_command(GRAPHS["edge"].nodes[1], args, overrides)
+    detector = next(n for n in GRAPHS["edge"].nodes if n.name == "edge_detector")
+    cmd = node_command(detector, args, overrides)
     assert cmd[1:4] == ["--ros-args", "-r", "__node:=edge_detector"]
     files = [cmd[i + 1] for i, part in enumerate(cmd) if part == "--params-file"]
     assert files[0].endswith("config/edge.yaml") and files[-1] == str(overrides)
     assert cmd[-2:] == ["-r", "/hyperion/image:=/cam/image_raw"]
+
+
+@pytest.mark.parametrize(("flags", "camera", "decompressor"), [
+    ([], True, False), (["--no-camera"], False, False),
+    (["--no-camera", "--compressed-input"], False, True),
+])
+def test_switches_choose_the_optional_nodes(flags, camera, decompressor):
+    names = [n.name for n in nodes_to_start(GRAPHS["edge"], parse_args(["edge", *flags]))]
+    assert ("camera" in names, "decompressor" in names) == (camera, decompressor)
+    assert {"edge_detector", "scorer", "scheduler", "encoder", "edge_link",
+            "ensembler"} <= set(names)

@@ -1,15 +1,16 @@
-"""Bad input on the real graphs: camera stream faults and odd encodings at the edge, bad
-patch scores at the scheduler, bad frames and bytes at the cloud. Nothing crashes, good
-frames keep their one answer, and every refusal is counted on /diagnostics."""
+"""Bad input on the real graphs: camera stream faults, odd encodings and compressed frames
+at the edge, bad patch scores at the scheduler, bad frames and bytes at the cloud. Nothing
+crashes, good frames keep their one answer, and every refusal is counted on /diagnostics."""
 
 import collections
 import contextlib
 import time
 
+import cv2
 import numpy as np
 import pytest
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from hyperion_core.link.zenoh_link import EdgeLink, LinkConfig
@@ -40,18 +41,30 @@ def image(encoding: str, stamp: int, width: int = 320, height: int = 180) -> Ima
     return array_to_image(pixels, header=header, encoding=encoding)
 
 
+def compressed(extension: str, stamp: int, fmt: str, pixels: np.ndarray | None = None
+               ) -> CompressedImage:
+    if pixels is None:
+        pixels = RNG.integers(0, 256, (180, 320, 3), dtype=np.uint8)
+    msg = CompressedImage(header=Header(stamp=ns_to_stamp(stamp), frame_id="test"), format=fmt)
+    msg.data = cv2.imencode(extension, pixels)[1].tobytes()
+    return msg
+
+
 def test_camera_faults_and_encodings_at_the_edge():
     domain, _ = domain_pair()
     # No cloud: the link is down, every plan edge-only, so answers come at once.
-    edge = Graph("edge", domain=domain, extra=("--no-camera",), params=[
+    edge = Graph("edge", domain=domain, extra=("--no-camera", "--compressed-input"), params=[
         *SMALL_EDGE, f"edge_link.connect:=tcp/127.0.0.1:{free_port()}",
         "latency_budget_s:=6.0", "edge_detector.max_frame_gap_s:=2.0",
         "edge_detector.max_stamp_ahead_s:=0.5"])
     watch = Watch(domain)
     camera = watch.node.create_publisher(Image, qos.IMAGE, qos.image_qos())
+    compressed_camera = watch.node.create_publisher(CompressedImage, qos.COMPRESSED_IMAGE,
+                                                    qos.image_qos())
     scores_pub = watch.node.create_publisher(PatchScores, qos.PATCH_SCORES, qos.result_qos())
     try:
-        wait_until(lambda: camera.get_subscription_count() >= 4, 90,
+        wait_until(lambda: camera.get_subscription_count() >= 4
+                   and compressed_camera.get_subscription_count() >= 1, 90,
                    f"edge nodes subscribed to the image\n{edge.output()[-3000:]}")
 
         def answered(stamp: int) -> bool:
@@ -59,8 +72,9 @@ def test_camera_faults_and_encodings_at_the_edge():
 
         sent = []
 
-        def send(msg: Image, expect_answer: bool = True) -> None:
-            camera.publish(msg)
+        def send(msg: Image | CompressedImage, expect_answer: bool = True) -> None:
+            publisher = compressed_camera if isinstance(msg, CompressedImage) else camera
+            publisher.publish(msg)
             if not expect_answer:
                 return
             stamp = stamp_ns(msg.header.stamp)
@@ -72,10 +86,9 @@ def test_camera_faults_and_encodings_at_the_edge():
                 with contextlib.suppress(TimeoutError):
                     wait_until(lambda: answered(stamp), 20, "an answer")
                     return
-                camera.publish(msg)
+                publisher.publish(msg)
             wait_until(lambda: answered(stamp), 20,
-                       f"an answer to {msg.encoding} {msg.width}x{msg.height} frame "
-                       f"{stamp}\n{edge.output()[-3000:]}")
+                       f"an answer to frame {stamp}\n{edge.output()[-3000:]}")
 
         now = time.time_ns
         for encoding in ("bgr8", "rgb8", "rgba8", "bgra8", "mono8", "mono16", "16UC1"):
@@ -86,6 +99,16 @@ def test_camera_faults_and_encodings_at_the_edge():
         wait_until(lambda: watch.counter("edge_detector", "stall") >= 1, 30,
                    "the camera stall to be reported")
         send(image("bgr8", now()))                       # the stream resumes
+        send(compressed(".jpg", now(), "rgb8; jpeg compressed bgr8"))
+        send(compressed(".png", now(), "mono8; png compressed mono8",
+                        RNG.integers(0, 256, (180, 320), dtype=np.uint8)))
+        depth = compressed(".png", now(), "16UC1; compressedDepth png")
+        send(depth, expect_answer=False)
+        wait_until(lambda: watch.counter("decompressor", "invalid_encoding") >= 1, 30,
+                   f"compressedDepth refused: {watch.diagnostics}\n{edge.output()[-3000:]}")
+        truncated = compressed(".jpg", now(), "jpeg")
+        truncated.data = bytes(truncated.data)[:300]
+        send(truncated, expect_answer=False)
         bad = image("bgr8", now())
         bad.encoding = "yuv422"
         send(bad, expect_answer=False)
@@ -110,6 +133,7 @@ def test_camera_faults_and_encodings_at_the_edge():
             ("edge_detector", "stall"), ("edge_detector", "invalid_encoding"),
             ("edge_detector", "invalid_image"), ("scorer", "invalid_encoding"),
             ("scheduler", "invalid_scores"), ("scheduler", "invalid_class_map"),
+            ("decompressor", "invalid_encoding"), ("decompressor", "invalid_image"),
         }
         wait_until(lambda: all(watch.counter(n, c) >= 1 for n, c in expected), 30,
                    f"counters on /diagnostics: {watch.diagnostics}\n{edge.output()[-3000:]}")

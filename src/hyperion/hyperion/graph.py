@@ -26,7 +26,8 @@ class NodeSpec:
         params_file: file under the package's ``share/hyperion/config``.
         remappings: ``(from, to)`` topic remappings.
         env: extra environment variables of the process.
-        optional: may be left out (e.g. the camera when an existing camera topic is used).
+        start_if: the switch (a key of :data:`SWITCHES`) that must be on for the node to
+            start; empty: the node always starts.
     """
 
     package: str
@@ -35,7 +36,7 @@ class NodeSpec:
     params_file: str
     remappings: tuple[tuple[str, str], ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    optional: bool = False
+    start_if: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,9 +65,14 @@ def _cloud(executable: str) -> NodeSpec:
                     params_file="cloud.yaml")
 
 
+#: Switches that start optional nodes (``ros2 launch`` arguments, ``hyperion run`` flags),
+#: with their defaults: the built-in camera, and the decoder of a compressed camera topic.
+SWITCHES: dict[str, bool] = {"use_camera": True, "compressed_input": False}
+
 GRAPHS: dict[str, GraphSpec] = {
     "edge": GraphSpec(name="edge", nodes=(
-        _edge("camera", optional=True),
+        _edge("camera", start_if="use_camera"),
+        _edge("decompressor", start_if="compressed_input"),
         _edge("edge_detector"),
         _edge("scorer"),
         _edge("scheduler"),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from hyperion.graph import GRAPHS, GraphSpec, NodeSpec, config_path, graph_env
+from hyperion.graph import GRAPHS, SWITCHES, GraphSpec, NodeSpec, config_path, graph_env
 
 STOP_TIMEOUT_S = 10.0
 
@@ -42,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID or 0, +1 for cloud)")
     parser.add_argument("--no-camera", action="store_true",
                         help="do not start the camera; remap /hyperion/image to your topic")
+    parser.add_argument("--compressed-input", action="store_true",
+                        help="start the decompressor: JPEG/PNG CompressedImage frames on "
+                             "/hyperion/image/compressed (remap it to your camera's topic)")
     return parser.parse_args(argv)
 
 
@@ -104,6 +107,13 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def nodes_to_start(graph: GraphSpec, args: argparse.Namespace) -> list[NodeSpec]:
+    """The graph's nodes whose switch (``--no-camera``, ``--compressed-input``) is on."""
+    switches = {**SWITCHES, "use_camera": not args.no_camera,
+                "compressed_input": args.compressed_input}
+    return [node for node in graph.nodes if not node.start_if or switches[node.start_if]]
+
+
 def start(
     graph: GraphSpec, args: argparse.Namespace, overrides: Path | None
 ) -> dict[str, subprocess.Popen]:
@@ -113,9 +123,7 @@ def start(
     else:
         env["ROS_DOMAIN_ID"] = str(int(env.get("ROS_DOMAIN_ID", "0")) + graph.domain_offset)
     procs = {}
-    for node in graph.nodes:
-        if node.executable == "camera" and args.no_camera:
-            continue
+    for node in nodes_to_start(graph, args):
         cmd = node_command(node, args, overrides)
         procs[node.name] = subprocess.Popen(cmd, env={**env, **node.env},
                                             preexec_fn=_die_with_parent)

@@ -1,4 +1,5 @@
-"""``sensor_msgs/Image`` ⇄ numpy, our cv_bridge equivalent (the real one when importable).
+"""``sensor_msgs/Image`` ⇄ numpy, our cv_bridge equivalent (the real one when importable),
+and ``sensor_msgs/CompressedImage`` (JPEG, PNG) → numpy.
 
 Supported encodings: ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``, ``rgba8``, and for reading
 the 16-bit single-channel ``mono16`` and ``16UC1`` (either byte order). Every node works
@@ -11,13 +12,18 @@ result shares memory with the message: do not modify it) unless rows are padded
 (``step > width * channels``), where one compact copy is made. :func:`array_to_image`
 makes exactly one copy (``tobytes``): assigning a numpy array to ``msg.data`` goes through
 rclpy's per-element checks and costs ~1.9 s for a 4K frame, so it is never done.
+:func:`compressed_to_bgr` decodes into one new array (libjpeg-turbo through simplejpeg for
+JPEG, OpenCV for PNG) after checking the size the header declares.
 """
 
 from __future__ import annotations
 
+import struct
+
 import cv2
 import numpy as np
-from sensor_msgs.msg import Image
+import simplejpeg
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from hyperion_edge.validation import InvalidMessage, check_frame_size, check_image_layout
@@ -70,18 +76,22 @@ def image_to_array(msg: Image) -> np.ndarray:
 
 
 def _deep_to_bgr(msg: Image) -> np.ndarray:
-    """A 16-bit single-channel image as BGR uint8, scaled so the frame's maximum is 255.
-
-    Scaling by the frame's own maximum (not by 65535) keeps 10/12-bit sensors and depth
-    maps in millimetres visible; a black frame stays black.
-    """
+    """A 16-bit single-channel image message as BGR uint8 (see :func:`_scale_deep`)."""
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     check_image_layout(width=width, height=height, step=step, data_len=len(msg.data),
                        bytes_per_pixel=2)
     if step % 2:
         raise InvalidMessage("image", f"step {step} of a 16-bit image is odd")
     dtype = np.dtype(">u2" if msg.is_bigendian else "<u2")
-    values = np.frombuffer(msg.data, dtype).reshape(height, step // 2)[:, :width]
+    return _scale_deep(np.frombuffer(msg.data, dtype).reshape(height, step // 2)[:, :width])
+
+
+def _scale_deep(values: np.ndarray) -> np.ndarray:
+    """16-bit grey values as BGR uint8, scaled so the frame's maximum is 255.
+
+    Scaling by the frame's own maximum (not by 65535) keeps 10/12-bit sensors and depth
+    maps in millimetres visible; a black frame stays black.
+    """
     peak = int(values.max())
     scaled = (values.astype(np.float32) * (255.0 / peak)) if peak else values * 0
     return cv2.cvtColor(scaled.astype(np.uint8), cv2.COLOR_GRAY2BGR)
@@ -131,3 +141,56 @@ def array_to_image(array: np.ndarray, *, header: Header, encoding: str = "bgr8")
     msg.step = width * channels
     msg.data = np.ascontiguousarray(pixels).tobytes()
     return msg
+
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def compressed_to_bgr(msg: CompressedImage) -> np.ndarray:
+    """A JPEG or PNG ``CompressedImage`` as BGR ``(H, W, 3)`` uint8 (a new array).
+
+    The codec is read from the data's signature; ``format`` (image_transport writes e.g.
+    ``"rgb8; jpeg compressed bgr8"``, drivers often just ``"jpeg"``) only serves to refuse
+    ``compressedDepth``, whose PNG sits behind a depth-quantisation header. Colour images
+    come out BGR whatever the source encoding (JPEG and PNG store true colour), grey ones
+    are expanded to BGR, 16-bit grey PNGs are scaled like ``mono16`` images (16-bit colour
+    is refused).
+
+    Raises:
+        InvalidMessage (a ValueError): compressedDepth, data that is neither JPEG nor PNG,
+            a declared size that is empty or over the pixel limit (checked before any
+            pixel is allocated), or data the decoder rejects.
+    """
+    if "compresseddepth" in msg.format.replace(" ", "").lower():
+        raise InvalidMessage("encoding", f"format {msg.format!r}: compressedDepth is not "
+                             "supported; publish depth as a mono16/16UC1 Image")
+    data = memoryview(msg.data).cast("B")
+    try:
+        if data[:3] == _JPEG_MAGIC:
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            check_frame_size(width, height)
+            return simplejpeg.decode_jpeg(data, colorspace="BGR")
+        if data[:8] == _PNG_MAGIC and len(data) >= 24:
+            width, height = struct.unpack(">II", data[16:24])
+            check_frame_size(width, height)
+            return _png_to_bgr(np.frombuffer(data, np.uint8))
+    except InvalidMessage:
+        raise
+    except ValueError as err:  # simplejpeg's errors
+        raise InvalidMessage("image", f"corrupted JPEG ({msg.format!r}): {err}") from err
+    raise InvalidMessage("encoding", f"format {msg.format!r}: data is neither JPEG nor PNG "
+                         f"(starts {bytes(data[:8])!r})")
+
+
+def _png_to_bgr(data: np.ndarray) -> np.ndarray:
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InvalidMessage("image", "corrupted PNG")
+    if image.dtype == np.uint16:
+        if image.ndim != 2:
+            raise InvalidMessage("encoding", "16-bit colour PNG is not supported")
+        return _scale_deep(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR) if image.shape[2] == 4 else image

@@ -2,7 +2,8 @@
 
 Why each choice (README table mirrors this module):
 
-- Camera images (``/hyperion/image``): keep-last 1, volatile. Only the newest frame matters
+- Camera images (``/hyperion/image``, and ``/hyperion/image/compressed`` into the
+  decompressor): keep-last 1, volatile. Only the newest frame matters
   (latest wins); a deeper queue would only add latency. Reliability is a node parameter
   (``image_reliability``, default ``reliable``): Fast DDS delivered 0 of 30 best-effort 4K
   frames between processes (fragments are lost and never repaired), so best effort is for
@@ -28,6 +29,8 @@ from rclpy.qos import (
 
 #: Topic names of the edge graph (absolute; remap to plug in an existing camera).
 IMAGE = "/hyperion/image"
+#: Compressed camera frames (JPEG/PNG), read by the decompressor when it runs.
+COMPRESSED_IMAGE = "/hyperion/image/compressed"
 EDGE_DETECTIONS = "/hyperion/edge/detections"
 PATCH_SCORES = "/hyperion/patch_scores"
 POI_MAP = "/hyperion/poi_map"
