@@ -242,3 +242,35 @@ def test_image_cdr_matches_the_generic_serializer():
     assert bytes(store.serialize_cdr(msg, "sensor_msgs/msg/Image")) == fast
     np.testing.assert_array_equal(msg.data.reshape(5, 7, 3), frame)
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.step) == (12, 345, 21)
+
+
+def test_import_images_keeps_the_file_bytes(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    frames = tmp_path / "SEQ_01"
+    frames.mkdir()
+    rng = np.random.default_rng(5)
+    expected = []
+    for k, suffix in enumerate([".jpg", ".png", ".jpg"]):
+        pixels = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+        data = cv2.imencode(suffix, pixels)[1].tobytes()
+        (frames / f"SEQ_01_{k:03d}{suffix}").write_bytes(data)
+        expected.append((data, "jpeg" if suffix == ".jpg" else "png"))
+    (frames / "SEQ_01_003.jpg").write_bytes(b"not an image")   # skipped, named
+    (frames / "notes.txt").write_text("ignored")
+    result = subprocess.run(
+        bag_cli("import-images", frames, tmp_path / "bag", "--fps", 2, "--start-stamp", 7,
+                "--frame-id", "panda"),
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "SEQ_01_003.jpg: neither JPEG nor PNG" in result.stderr
+    messages = list(mcap_reader.read_ros2_messages(str(tmp_path / "bag" / "bag.mcap")))
+    assert len(messages) == 3
+    for k, (message, (data, fmt)) in enumerate(zip(messages, expected, strict=True)):
+        msg = message.ros_msg
+        assert message.channel.topic == "/hyperion/image/compressed"
+        assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (7 + k // 2, k % 2 * 500_000_000)
+        assert (msg.header.frame_id, msg.format) == ("panda", fmt)
+        assert bytes(msg.data) == data
+    empty = subprocess.run(bag_cli("import-images", tmp_path / "nothing", tmp_path / "b2",
+                                   "--fps", 1), capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "not found" in empty.stderr

@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--storage", choices=STORAGES, default="mcap")
     video.add_argument("--start-stamp", type=_non_negative,
                        help="stamp of the first frame, s since the epoch (default: now)")
+    images = commands.add_parser(
+        "import-images", help="write a folder of JPEG/PNG frames (e.g. a PANDA sequence) as "
+                              "CompressedImages to a bag, bytes unchanged")
+    images.add_argument("folder", type=Path, help="folder of .jpg/.jpeg/.png frames")
+    images.add_argument("output", type=Path, help="bag folder to create")
+    images.add_argument("--fps", type=_positive, required=True, help="stamp spacing")
+    images.add_argument("--frames", type=int, help="frames at most (default: all)")
+    images.add_argument("--topic", default="/hyperion/image/compressed")
+    images.add_argument("--frame-id", default="camera")
+    images.add_argument("--storage", choices=STORAGES, default="mcap")
+    images.add_argument("--start-stamp", type=_non_negative,
+                        help="stamp of the first frame, s since the epoch (default: now)")
     return parser
 
 
@@ -216,10 +228,31 @@ def import_video_command(args: argparse.Namespace) -> int:
     return 0 if count else 1
 
 
+def import_images_command(args: argparse.Namespace) -> int:
+    from hyperion.bag_images import import_images
+
+    if args.output.exists():
+        print(f"hyperion bag import-images: {args.output} already exists", file=sys.stderr)
+        return 2
+    start_ns = None if args.start_stamp is None else int(args.start_stamp * 1e9)
+    try:
+        count, skipped, seconds = import_images(
+            args.folder, args.output, fps=args.fps, frames=args.frames, topic=args.topic,
+            frame_id=args.frame_id, storage=args.storage, start_ns=start_ns)
+    except FileNotFoundError as exc:
+        print(f"hyperion bag import-images: {exc}", file=sys.stderr)
+        return 2
+    for path in skipped:
+        print(f"skipped {path}: neither JPEG nor PNG", file=sys.stderr)
+    print(f"wrote {args.output}: {count} frames on {args.topic} in {seconds:.1f} s")
+    return 0 if count else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``hyperion bag`` with ``argv`` (without the program name); returns the exit code."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    handlers = {"record": record, "play": play, "import-video": import_video_command}
+    handlers = {"record": record, "play": play, "import-video": import_video_command,
+                "import-images": import_images_command}
     return handlers[args.command](args)
 
 
