@@ -9,10 +9,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rclpy.serialization import deserialize_message, serialize_message
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from hyperion_edge.encoder_node import CODEC
-from hyperion_edge.image_bridge import image_to_bgr
+from hyperion_edge.image_bridge import compressed_to_bgr, image_to_bgr
 from hyperion_edge.validation import (
     InvalidMessage,
     check_patch_scores,
@@ -108,3 +108,33 @@ def test_arbitrary_images_never_crash(width, height, step, encoding, bigendian, 
     except InvalidMessage:
         return
     assert frame.shape == (height, width, 3) and frame.dtype == np.uint8
+
+
+def _small_jpeg_and_png() -> tuple[bytes, bytes]:
+    import cv2
+
+    pixels = np.random.default_rng(4).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    return cv2.imencode(".jpg", pixels)[1].tobytes(), cv2.imencode(".png", pixels)[1].tobytes()
+
+
+JPEG, PNG = _small_jpeg_and_png()
+
+
+@FUZZ
+@given(base=st.sampled_from([JPEG, PNG, b""]), cut=st.integers(0, 2048),
+       flips=st.lists(st.tuples(st.integers(0, 2047), st.integers(1, 255)), max_size=6),
+       fmt=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed bgr8", "16UC1; compressedDepth",
+                            ""]),
+       tail=st.binary(max_size=64))
+def test_damaged_compressed_images_never_crash(base, cut, flips, fmt, tail):
+    data = bytearray(base[:cut] + tail)
+    for index, mask in flips:
+        if index < len(data):
+            data[index] ^= mask
+    msg = CompressedImage(format=fmt)
+    msg.data = bytes(data)
+    try:
+        frame = compressed_to_bgr(msg)
+    except InvalidMessage:
+        return
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
