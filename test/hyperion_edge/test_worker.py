@@ -72,6 +72,7 @@ def test_full_queue_drops_the_oldest_and_counts_it(counters):
         for k in range(1, 6):  # 1..5 into a queue of 2: 1, 2, 3 dropped
             worker.submit(k)
         assert counters.get("detect_dropped") == 3
+        assert worker.queued(lambda item: item) == 4 + 5  # the waiting items, not 0
         assert not worker.idle()
         gate.release.set()
         gate.wait_done(3)

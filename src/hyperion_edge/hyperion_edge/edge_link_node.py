@@ -4,7 +4,8 @@
 → ``serialize_message`` → :class:`hyperion_core.link.zenoh_link.EdgeLink` uplink.
 Downlink replies (serialized CloudDetections) → ``/hyperion/cloud/detections``.
 Every ``stats_period_s`` and after each throughput sample: ``/hyperion/link/stats``
-(link up, recent samples, harmonic-mean estimate over ``bandwidth_window`` samples).
+(link up, recent samples, harmonic-mean estimate over ``bandwidth_window`` samples, and
+the bytes still queued or in transit, which the scheduler counts as waiting time).
 
 The link is up while a cloud subscribes to the uplink (zenoh matching status); zenoh keeps
 reconnecting to ``connect`` endpoints, so a restarted cloud is picked up without restarting
@@ -229,12 +230,14 @@ class EdgeLinkNode(HyperionNode):
                             bytes_received=self._bytes_received, answers_missed=self._missed)
         self.counters.add("answers_missed", len(late))
         msg.header.stamp = ns_to_stamp(now_ns)
+        msg.bandwidth_estimate_bps = 8.0 * self._estimate_bytes_per_s()  # drops lost ones
+        msg.bytes_queued = (self._worker.queued(lambda frame: len(frame.payload))
+                            + self._link.unacknowledged_bytes())
         msg.throughput_bps = [s.throughput_bps for s in samples]
         msg.transfer_bytes = [s.nbytes for s in samples]
         # Samples carry monotonic times; shift them onto the node clock.
         msg.transfer_stamps = [ns_to_stamp(now_ns - int((mono - s.t_ack_s) * 1e9))
                                for s in samples]
-        msg.bandwidth_estimate_bps = 8.0 * self._estimate_bytes_per_s()
         self._stats_pub.publish(msg)
 
     def close(self) -> None:

@@ -4,7 +4,10 @@
 (:class:`hyperion_core.schedule.knapsack.TransmissionScheduler`) → ``/hyperion/plan``.
 
 ``T_edge`` is what the frame has already spent (now − capture stamp) plus the expected
-encoding time ``encode_latency_s``; ``T_cloud`` is the profiled ``cloud_latency_s``; ``B̂``
+encoding time ``encode_latency_s`` plus the time the uplink needs for the bytes queued
+ahead of this frame (``LinkStats.bytes_queued / B̂``: without it, frames planned while
+the link was fast queue behind each other when it slows, and their cloud answers come
+too late); ``T_cloud`` is the profiled ``cloud_latency_s``; ``B̂``
 the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
 never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
 plan.
@@ -193,6 +196,9 @@ class SchedulerNode(HyperionNode):
                            cloud_latency_s=self.p["cloud_latency_s"])
         plan.class_share = [float(s) for s in shares]
         if bandwidth is not None:
+            plan.queue_wait_s = int(self._stats.bytes_queued) / bandwidth
+            t_edge += plan.queue_wait_s
+            plan.edge_latency_s = t_edge
             decided = self._scheduler(int(msg.num_classes)).plan(
                 shares=shares, raw_bytes=msg.frame_width * msg.frame_height * 3,
                 t_edge_s=t_edge, t_cloud_s=self.p["cloud_latency_s"],

@@ -56,6 +56,11 @@ class BoundedWorker(Generic[T]):
             self._queue.append(item)
             self._cond.notify()
 
+    def queued(self, size: Callable[[T], int]) -> int:
+        """Sum of ``size(item)`` over the items waiting (not the one running)."""
+        with self._cond:
+            return sum(size(item) for item in self._queue)
+
     def idle(self) -> bool:
         """True when nothing is queued or running."""
         with self._cond:

@@ -181,7 +181,7 @@ def test_probe_is_acknowledged_but_never_delivered():
             assert edge.wait_connected(10.0)
             sample = edge.wait_ack(edge.send(b"p" * 50_000, probe=True), 10.0)
             assert sample is not None and sample.nbytes == 50_000
-            assert edge.oldest_in_flight() is None
+            assert edge.oldest_in_flight() is None and edge.unacknowledged_bytes() == 0
         cloud.stdin.close()
         assert cloud.wait(timeout=10) == 0
         assert cloud.stdout.read().strip() == "", "a probe reached the cloud's callback"
@@ -198,6 +198,7 @@ def test_unacknowledged_payload_bounds_the_throughput():
         edge.send(b"y" * 10)
         later = edge.oldest_in_flight()
         assert later[0] == 1000 and later[1] >= first[1]
+        assert edge.unacknowledged_bytes() == 1010
 
 
 def test_transfer_unacknowledged_past_the_timeout_is_presumed_lost():
@@ -205,9 +206,9 @@ def test_transfer_unacknowledged_past_the_timeout_is_presumed_lost():
                         ack_timeout_s=0.2)
     with EdgeLink(config=config) as edge:
         edge.send(b"x" * 1000)
-        assert edge.oldest_in_flight() is not None
+        assert edge.oldest_in_flight() is not None and edge.unacknowledged_bytes() == 1000
         deadline = time.monotonic() + 5.0
         while edge.oldest_in_flight() is not None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert edge.oldest_in_flight() is None
+        assert edge.oldest_in_flight() is None and edge.unacknowledged_bytes() == 0
         assert edge.lost_transfers == 1

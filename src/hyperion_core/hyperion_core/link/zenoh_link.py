@@ -234,6 +234,11 @@ class EdgeLink:
                 self.lost_transfers += 1
         return None
 
+    def unacknowledged_bytes(self) -> int:
+        """Bytes of the payloads sent (or being shaped) and not yet acknowledged."""
+        with self._cond:
+            return sum(nbytes for nbytes, _ in self._pending.values())
+
     def _handle_ack(self, sample: zenoh.Sample) -> None:
         t_ack = time.monotonic()
         seq, _ = _unpack(sample)

@@ -1,0 +1,111 @@
+"""The scheduler node (a real process) counts the bytes queued on the uplink as waiting time.
+
+A probe plays edge_link: it publishes LinkStats with a fixed bandwidth and a growing
+``bytes_queued``, then patch scores of a small frame, and reads the plan. Eq. 5's byte
+budget must shrink by exactly the queued bytes, and a queue longer than the budget must
+make the frame edge-only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+
+from hyperion.graph import graph_env
+from hyperion_edge import qos
+from hyperion_edge.runtime import ns_to_stamp
+from hyperion_msgs.msg import LinkStats, PatchScores, QualityPlan
+
+from .harness import domain_pair, wait_until
+
+pytestmark = pytest.mark.ros
+
+BUDGET_S, CLOUD_S = 10.0, 1.0
+RATE = 10_000.0  # bytes/s of the pretend uplink
+
+
+class FakeEdgeLink:
+    def __init__(self, domain: int) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node("fake_edge_link", context=self.context)
+        self.stats = self.node.create_publisher(LinkStats, qos.LINK_STATS,
+                                                qos.latest_state_qos())
+        self.scores = self.node.create_publisher(PatchScores, qos.PATCH_SCORES,
+                                                 qos.result_qos())
+        self.plans: dict[int, QualityPlan] = {}
+        self.lock = threading.Lock()
+        self.node.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+
+    def _on_plan(self, msg: QualityPlan) -> None:
+        with self.lock:
+            self.plans[msg.sequence] = msg
+
+    def plan_for(self, queued: int) -> QualityPlan:
+        """Publish stats with ``queued`` bytes, then scores, until a plan reflects them."""
+        for _ in range(20):
+            now = time.time_ns()
+            stats = LinkStats(link_up=True, bandwidth_estimate_bps=8 * RATE,
+                              bytes_queued=queued)
+            stats.throughput_bps, stats.transfer_bytes = [8 * RATE], [10_000]
+            stats.transfer_stamps = [ns_to_stamp(now)]
+            self.stats.publish(stats)
+            time.sleep(0.2)  # stats and scores are separate topics: no order between them
+            scores = PatchScores(sequence=now, frame_width=64, frame_height=48, patch_size=16,
+                                 grid_rows=3, grid_cols=4, num_classes=3)
+            scores.header.stamp = ns_to_stamp(now)
+            scores.importance = [float(k) for k in range(12)]
+            scores.classes = bytes([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+            self.scores.publish(scores)
+            wait_until(lambda seq=now: seq in self.plans, 10, "a plan")
+            plan = self.plans[now]
+            if abs(plan.queue_wait_s - queued / RATE) < 1e-6:
+                return plan
+        raise AssertionError(f"no plan saw bytes_queued={queued}")
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def test_queued_bytes_shrink_the_byte_budget(tmp_path):
+    domain, _ = domain_pair()
+    env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
+    scheduler = Path(sys.executable).parent / "scheduler"
+    log = (tmp_path / "scheduler.log").open("w")
+    proc = subprocess.Popen(
+        [str(scheduler), "--ros-args", "-p", f"latency_budget_s:={BUDGET_S}",
+         "-p", f"cloud_latency_s:={CLOUD_S}", "-p", "encode_latency_s:=0.0",
+         "-p", "bandwidth_stale_s:=3600.0"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    link = FakeEdgeLink(domain)
+    try:
+        wait_until(lambda: link.scores.get_subscription_count() >= 1, 60,
+                   f"the scheduler\n{(tmp_path / 'scheduler.log').read_text()}")
+        idle = link.plan_for(0)
+        queued = link.plan_for(60_000)  # 6 s of the 9 s left
+        full = link.plan_for(100_000)   # 10 s: more than the whole budget
+    finally:
+        link.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    assert not idle.edge_only and idle.queue_wait_s == 0.0
+    assert not queued.edge_only
+    assert queued.edge_latency_s >= queued.queue_wait_s == pytest.approx(6.0)
+    # S_max = (T_budget - T_edge - T_cloud) * B, with T_edge now holding the queue's 6 s.
+    expected = (BUDGET_S - queued.edge_latency_s - CLOUD_S) * RATE
+    assert abs(queued.byte_budget - expected) <= RATE * 0.01 + 1
+    assert idle.byte_budget - queued.byte_budget == pytest.approx(60_000, abs=RATE * 0.5)
+    assert full.edge_only and full.reason.startswith("nothing fits")
