@@ -1,9 +1,10 @@
-"""The scheduler node (a real process) counts the bytes queued on the uplink as waiting time.
+"""The scheduler node (a real process) plans with what the link and the cloud really take.
 
 A probe plays edge_link: it publishes LinkStats with a fixed bandwidth and a growing
-``bytes_queued``, then patch scores of a small frame, and reads the plan. Eq. 5's byte
-budget must shrink by exactly the queued bytes, and a queue longer than the budget must
-make the frame edge-only.
+``bytes_queued``, cloud answers with measured cloud times, then patch scores of a small
+frame, and reads the plan. Eq. 5's byte budget must shrink by exactly the queued bytes
+and by a cloud slower than its profile, and a queue longer than the budget must make the
+frame edge-only.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rclpy.executors import SingleThreadedExecutor
 from hyperion.graph import graph_env
 from hyperion_edge import qos
 from hyperion_edge.runtime import ns_to_stamp
-from hyperion_msgs.msg import LinkStats, PatchScores, QualityPlan
+from hyperion_msgs.msg import CloudDetections, LinkStats, PatchScores, QualityPlan
 
 from .harness import domain_pair, wait_until
 
@@ -40,6 +41,8 @@ class FakeEdgeLink:
                                                 qos.latest_state_qos())
         self.scores = self.node.create_publisher(PatchScores, qos.PATCH_SCORES,
                                                  qos.result_qos())
+        self.answers = self.node.create_publisher(CloudDetections, qos.CLOUD_DETECTIONS,
+                                                  qos.result_qos())
         self.plans: dict[int, QualityPlan] = {}
         self.lock = threading.Lock()
         self.node.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
@@ -51,8 +54,16 @@ class FakeEdgeLink:
         with self.lock:
             self.plans[msg.sequence] = msg
 
-    def plan_for(self, queued: int) -> QualityPlan:
-        """Publish stats with ``queued`` bytes, then scores, until a plan reflects them."""
+    def answer(self, cloud_s: float) -> None:
+        """A cloud answer whose detector took ``cloud_s`` from receipt to inference."""
+        now = time.time_ns()
+        self.answers.publish(CloudDetections(
+            sequence=now, received_stamp=ns_to_stamp(now - int(cloud_s * 1e9)),
+            inferred_stamp=ns_to_stamp(now)))
+
+    def plan_for(self, queued: int, cloud_s: float = CLOUD_S) -> QualityPlan:
+        """Publish stats with ``queued`` bytes, then scores, until a plan reflects them
+        and assumes ``cloud_s`` for the cloud."""
         for _ in range(20):
             now = time.time_ns()
             stats = LinkStats(link_up=True, bandwidth_estimate_bps=8 * RATE,
@@ -69,9 +80,10 @@ class FakeEdgeLink:
             self.scores.publish(scores)
             wait_until(lambda seq=now: seq in self.plans, 10, "a plan")
             plan = self.plans[now]
-            if abs(plan.queue_wait_s - queued / RATE) < 1e-6:
+            if (abs(plan.queue_wait_s - queued / RATE) < 1e-6
+                    and abs(plan.cloud_latency_s - cloud_s) < 1e-6):
                 return plan
-        raise AssertionError(f"no plan saw bytes_queued={queued}")
+        raise AssertionError(f"no plan saw bytes_queued={queued}, cloud {cloud_s} s")
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -79,7 +91,7 @@ class FakeEdgeLink:
         rclpy.try_shutdown(context=self.context)
 
 
-def test_queued_bytes_shrink_the_byte_budget(tmp_path):
+def test_queued_bytes_and_a_slow_cloud_shrink_the_byte_budget(tmp_path):
     domain, _ = domain_pair()
     env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
     scheduler = Path(sys.executable).parent / "scheduler"
@@ -96,6 +108,11 @@ def test_queued_bytes_shrink_the_byte_budget(tmp_path):
         idle = link.plan_for(0)
         queued = link.plan_for(60_000)  # 6 s of the 9 s left
         full = link.plan_for(100_000)   # 10 s: more than the whole budget
+        for _ in range(3):  # the cloud turns out slower than its 1 s profile
+            link.answer(4.0)
+        slow_cloud = link.plan_for(0, cloud_s=4.0)
+        link.answer(0.5)  # one fast answer: the median of 4, 4, 4, 0.5 is still 4
+        still_slow = link.plan_for(0, cloud_s=4.0)
     finally:
         link.close()
         proc.terminate()
@@ -109,3 +126,6 @@ def test_queued_bytes_shrink_the_byte_budget(tmp_path):
     assert abs(queued.byte_budget - expected) <= RATE * 0.01 + 1
     assert idle.byte_budget - queued.byte_budget == pytest.approx(60_000, abs=RATE * 0.5)
     assert full.edge_only and full.reason.startswith("nothing fits")
+    # Measured 4 s instead of the profiled 1 s: 3 s less to transmit.
+    assert idle.byte_budget - slow_cloud.byte_budget == pytest.approx(30_000, abs=RATE * 0.5)
+    assert not still_slow.edge_only

@@ -86,27 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     video = commands.add_parser("import-video", help="write video frames as Images to a bag")
     video.add_argument("source", help="video file, or 'array-camera' for embedded 4K frames")
-    video.add_argument("output", type=Path, help="bag folder to create")
     video.add_argument("--frames", type=int, help="frames at most (array-camera default 10)")
     video.add_argument("--fps", type=_positive, help="stamp spacing (default: the video's)")
-    video.add_argument("--topic", default="/hyperion/image")
-    video.add_argument("--frame-id", default="array_camera")
-    video.add_argument("--storage", choices=STORAGES, default="mcap")
-    video.add_argument("--start-stamp", type=_non_negative,
-                       help="stamp of the first frame, s since the epoch (default: now)")
+    _add_import_options(video, topic="/hyperion/image", frame_id="array_camera")
     images = commands.add_parser(
         "import-images", help="write a folder of JPEG/PNG frames (e.g. a PANDA sequence) as "
                               "CompressedImages to a bag, bytes unchanged")
     images.add_argument("folder", type=Path, help="folder of .jpg/.jpeg/.png frames")
-    images.add_argument("output", type=Path, help="bag folder to create")
     images.add_argument("--fps", type=_positive, required=True, help="stamp spacing")
     images.add_argument("--frames", type=int, help="frames at most (default: all)")
-    images.add_argument("--topic", default="/hyperion/image/compressed")
-    images.add_argument("--frame-id", default="camera")
-    images.add_argument("--storage", choices=STORAGES, default="mcap")
-    images.add_argument("--start-stamp", type=_non_negative,
-                        help="stamp of the first frame, s since the epoch (default: now)")
+    _add_import_options(images, topic="/hyperion/image/compressed", frame_id="camera")
     return parser
+
+
+def _add_import_options(parser: argparse.ArgumentParser, *, topic: str, frame_id: str) -> None:
+    """Options both import commands share: where the frames go and how they are stamped."""
+    parser.add_argument("output", type=Path, help="bag folder to create")
+    parser.add_argument("--topic", default=topic)
+    parser.add_argument("--frame-id", default=frame_id)
+    parser.add_argument("--storage", choices=STORAGES, default="mcap")
+    parser.add_argument("--start-stamp", type=_non_negative,
+                        help="stamp of the first frame, s since the epoch (default: now)")
 
 
 def _install_stop(stop: threading.Event) -> None:

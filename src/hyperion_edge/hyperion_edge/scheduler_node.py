@@ -7,7 +7,11 @@
 encoding time ``encode_latency_s`` plus the time the uplink needs for the bytes queued
 ahead of this frame (``LinkStats.bytes_queued / B̂``: without it, frames planned while
 the link was fast queue behind each other when it slows, and their cloud answers come
-too late); ``T_cloud`` is the profiled ``cloud_latency_s``; ``B̂``
+too late); ``T_cloud`` is the profiled ``cloud_latency_s``, or the median of the last
+``cloud_latency_window`` measured cloud times when longer (received → inferred on the
+cloud's clock, from ``/hyperion/cloud/detections``: a cloud whose detector queues or
+shares its cores takes longer than its profile, and planning with the profile would
+send frames whose answers miss the deadline); ``B̂``
 the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
 never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
 plan.
@@ -26,6 +30,7 @@ Recovery needs new samples; edge_link sends small probes while its estimate is 0
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +47,7 @@ from hyperion_edge import qos
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
 from hyperion_edge.validation import InvalidMessage, check_patch_scores
-from hyperion_msgs.msg import LinkStats, PatchScores, QualityPlan
+from hyperion_msgs.msg import CloudDetections, LinkStats, PatchScores, QualityPlan
 
 #: Wobble of a republished sample's stamp (edge_link converts monotonic to node time).
 SAMPLE_JITTER_NS = 1_000_000
@@ -56,6 +61,9 @@ PARAMS = (
               description="end-to-end budget per frame, capture to answer [s]"),
     ParamSpec(name="cloud_latency_s", default=14.0, low=0.0, high=120.0,
               description="profiled cloud decode + inference time T_cloud [s]"),
+    ParamSpec(name="cloud_latency_window", default=5, low=0, high=1000,
+              description="T_cloud is at least the median of this many recent measured "
+                          "cloud times; 0 = the profiled cloud_latency_s only [answers]"),
     ParamSpec(name="encode_latency_s", default=0.1, low=0.0, high=60.0,
               description="expected patch encoding time, added to the time spent [s]"),
     ParamSpec(name="qualities", default=[10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
@@ -116,6 +124,20 @@ class SchedulerNode(HyperionNode):
                                  qos.latest_state_qos())
         self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores,
                                  qos.result_qos())
+        self._cloud_times: deque[float] = deque(maxlen=max(p["cloud_latency_window"], 1))
+        if p["cloud_latency_window"] > 0:
+            self.create_subscription(CloudDetections, qos.CLOUD_DETECTIONS, self._on_cloud,
+                                     qos.result_qos())
+
+    def _on_cloud(self, msg: CloudDetections) -> None:
+        taken_s = (stamp_ns(msg.inferred_stamp) - stamp_ns(msg.received_stamp)) / 1e9
+        if stamp_ns(msg.received_stamp) > 0 and taken_s >= 0:
+            self._cloud_times.append(taken_s)
+
+    def _cloud_latency_s(self) -> float:
+        """The profiled T_cloud, or the recent measured median when that is longer."""
+        measured = float(np.median(self._cloud_times)) if self._cloud_times else 0.0
+        return max(self.p["cloud_latency_s"], measured)
 
     def _scheduler(self, classes: int) -> TransmissionScheduler:
         if classes not in self._schedulers:
@@ -191,9 +213,10 @@ class SchedulerNode(HyperionNode):
         spent_s = (self.now_ns() - stamp_ns(msg.header.stamp)) / 1e9
         t_edge = spent_s + self.p["encode_latency_s"]
         bandwidth, reason = self._bandwidth()
+        t_cloud = self._cloud_latency_s()
         plan = QualityPlan(header=msg.header, sequence=msg.sequence,
                            latency_budget_s=self.p["latency_budget_s"], edge_latency_s=t_edge,
-                           cloud_latency_s=self.p["cloud_latency_s"])
+                           cloud_latency_s=t_cloud)
         plan.class_share = [float(s) for s in shares]
         if bandwidth is not None:
             plan.queue_wait_s = int(self._stats.bytes_queued) / bandwidth
@@ -201,7 +224,7 @@ class SchedulerNode(HyperionNode):
             plan.edge_latency_s = t_edge
             decided = self._scheduler(int(msg.num_classes)).plan(
                 shares=shares, raw_bytes=msg.frame_width * msg.frame_height * 3,
-                t_edge_s=t_edge, t_cloud_s=self.p["cloud_latency_s"],
+                t_edge_s=t_edge, t_cloud_s=t_cloud,
                 bandwidth_bytes_per_s=bandwidth)
             plan.bandwidth_estimate_bps = bandwidth * 8.0
             plan.byte_budget = int(max(decided.byte_budget, 0.0))
