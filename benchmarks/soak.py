@@ -98,6 +98,8 @@ class Recorder:
 
     def close(self) -> None:
         self.executor.shutdown()
+        # A spin thread still inside rcl at interpreter exit aborts the process (134).
+        self.thread.join(timeout=5.0)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
 

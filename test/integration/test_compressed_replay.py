@@ -66,10 +66,13 @@ def test_compressed_sequence_replay_answers_every_frame(tmp_path, panda_like_seq
     try:
         graph = Graph("edge", domain=domain, params=PARAMS,
                       extra=("--no-camera", "--compressed-input"))
-        # The raw image's consumers (detector, scorer, encoder, probe) and the
-        # decompressor are up before the first frame.
+        # The raw image's consumers (detector, scorer, encoder, probe), the decompressor,
+        # and the plan's path (scores -> scheduler, ensembler; plan -> encoder, ensembler)
+        # are up before the first frame.
         wait_until(lambda: probe.node.count_subscribers(qos.IMAGE) >= 4
-                   and probe.node.count_publishers(qos.IMAGE) >= 1, 90,
+                   and probe.node.count_publishers(qos.IMAGE) >= 1
+                   and probe.node.count_subscribers(qos.PATCH_SCORES) >= 2
+                   and probe.node.count_subscribers(qos.PLAN) >= 2, 90,
                    f"the edge graph\n{graph.output()[-3000:]}")
         with log.open("w") as out:
             played = subprocess.run(

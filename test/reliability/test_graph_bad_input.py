@@ -70,7 +70,7 @@ def test_camera_faults_and_encodings_at_the_edge():
         def answered(stamp: int) -> bool:
             return any(stamp_ns(a.header.stamp) == stamp for a in watch.snapshot()[1])
 
-        sent = []
+        sent, republished = [], set()
 
         def send(msg: Image | CompressedImage, expect_answer: bool = True) -> None:
             publisher = compressed_camera if isinstance(msg, CompressedImage) else camera
@@ -87,6 +87,7 @@ def test_camera_faults_and_encodings_at_the_edge():
                     wait_until(lambda: answered(stamp), 20, "an answer")
                     return
                 publisher.publish(msg)
+                republished.add(stamp)  # 20 s after its capture: its deadline is gone
             wait_until(lambda: answered(stamp), 20,
                        f"an answer to frame {stamp}\n{edge.output()[-3000:]}")
 
@@ -142,7 +143,10 @@ def test_camera_faults_and_encodings_at_the_edge():
         _, answers, timings = watch.snapshot()
         counts = collections.Counter(stamp_ns(a.header.stamp) for a in answers)
         assert sorted(counts) == sorted(sent) and max(counts.values()) == 1
-        assert all(t.source == 0 and t.deadline_met for t in timings)
+        assert all(t.source == 0 and (t.deadline_met or t.sequence in republished)
+                   for t in timings), [
+            (t.sequence, t.source, t.deadline_met, round(t.latency_s, 2), t.edge_reason)
+            for t in timings]
     finally:
         watch.close()
         stop_all(edge)

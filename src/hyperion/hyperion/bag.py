@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="before playing, wait up to S s for subscribers on every topic")
     play.add_argument("--subscribers", type=int, default=1, metavar="N",
                       help="with --wait-for-subscribers: how many per topic (default 1)")
+    play.add_argument("--discovery-settle", type=_non_negative, default=1.0, metavar="S",
+                      help="with --wait-for-subscribers: wait S s more once they are there, "
+                           "so every reader has matched the player too (default 1)")
     play.add_argument("--flush-timeout", type=_non_negative, default=10.0, metavar="S",
                       help="after the last message, wait up to S s for reliable subscribers "
                            "to acknowledge everything (default 10)")
@@ -184,7 +187,8 @@ def play(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.wait_for_subscribers and not player.wait_for_subscribers(
-                args.wait_for_subscribers, count=args.subscribers):
+                args.wait_for_subscribers, count=args.subscribers,
+                settle_s=args.discovery_settle):
             print(f"hyperion bag play: fewer than {args.subscribers} subscriber(s) on some "
                   f"topics after {args.wait_for_subscribers:g} s, playing anyway", file=sys.stderr)
         report = player.play(stop)

@@ -100,17 +100,22 @@ class BagPlayer(Node):
     def output_topics(self) -> list[str]:
         return list(self._outputs)
 
-    def wait_for_subscribers(self, timeout_s: float, *, count: int = 1) -> bool:
+    def wait_for_subscribers(self, timeout_s: float, *, count: int = 1,
+                             settle_s: float = 1.0) -> bool:
         """Wait until every output topic has ``count`` subscribers; False on timeout.
 
         A graph usually has several consumers of one topic (detector, scorer, encoder all
         read the camera): waiting for only the first would feed the others a short stream.
+        Once the count is reached it waits ``settle_s`` more: the player's side of a match
+        can complete before the reader's, and a keep-last-1 topic's first message sent in
+        between is dropped by that reader and replaced before it could be resent.
         """
         deadline = time.monotonic() + timeout_s
         while not all(p.get_subscription_count() >= count for p in self._outputs.values()):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
+        time.sleep(settle_s)
         return True
 
     def play(self, stop: threading.Event | None = None,

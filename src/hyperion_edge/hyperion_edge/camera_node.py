@@ -25,6 +25,8 @@ from hyperion_edge.params import ParameterError, ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node
 
 SOURCES = ("array_camera", "video", "folder")
+#: How often the subscriber count is checked while waiting for the graph, seconds.
+WAIT_POLL_S = 0.1
 
 PARAMS = (
     ParamSpec(name="source", default="array_camera", choices=SOURCES,
@@ -50,6 +52,9 @@ PARAMS = (
     ParamSpec(name="wait_for_subscribers", default=0, low=0, high=64,
               description="hold the first frame until the image topic has this many "
                           "subscribers (the graph is up) [subscriptions]"),
+    ParamSpec(name="discovery_settle_s", default=1.0, low=0.0, high=60.0,
+              description="with wait_for_subscribers: wait this long after the count is "
+                          "reached, so every reader has matched the camera too [s]"),
     ParamSpec(name="image_reliability", default="reliable", choices=qos.RELIABILITY_CHOICES,
               description="image QoS reliability; must match the subscribers [-]"),
 )
@@ -64,8 +69,11 @@ class CameraNode(HyperionNode):
         self._frames = self._open_source()
         self._pub = self.create_publisher(Image, qos.IMAGE, qos.image_qos(p["image_reliability"]))
         self._published = 0
-        self._waiting = p["wait_for_subscribers"] > 0
-        self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+        self._counted_ns: int | None = None
+        if p["wait_for_subscribers"] > 0:
+            self._timer = self.create_timer(WAIT_POLL_S, self._wait_for_graph)
+        else:
+            self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
         self.get_logger().info(
             f"{p['source']} frames at {p['rate_hz']} Hz on {self._pub.topic_name} "
             f"(reliability {p['image_reliability']}, max_frames {p['max_frames'] or 'inf'})"
@@ -84,20 +92,34 @@ class CameraNode(HyperionNode):
             return video_frames(path, loop=p["loop"])
         return folder_frames(path, loop=p["loop"])
 
+    def _wait_for_graph(self) -> None:
+        """Start the frames once enough readers subscribed and discovery had time to settle.
+
+        The camera's side of a match can complete before the reader's: a frame sent then
+        is dropped by that reader and, with keep-last 1, replaced before it can be resent.
+        """
+        p = self.p
+        count = self._pub.get_subscription_count()
+        if count < p["wait_for_subscribers"]:
+            self._counted_ns = None
+            self.get_logger().info(f"waiting for {p['wait_for_subscribers']} subscribers "
+                                   f"({count})", throttle_duration_sec=5.0)
+            return
+        now_ns = self.now_ns()
+        if self._counted_ns is None:
+            self._counted_ns = now_ns
+        if now_ns - self._counted_ns < p["discovery_settle_s"] * 1e9:
+            return
+        self._timer.cancel()
+        self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+        self._tick()
+
     def _tick(self) -> None:
         p = self.p
         if p["max_frames"] and self._published >= p["max_frames"]:
             self._timer.cancel()
             self.get_logger().info(f"published {self._published} frames; done")
             return
-        if self._waiting:
-            count = self._pub.get_subscription_count()
-            if count < p["wait_for_subscribers"]:
-                self.get_logger().info(
-                    f"waiting for {p['wait_for_subscribers']} subscribers ({count})",
-                    throttle_duration_sec=5.0)
-                return
-            self._waiting = False
         frame = next(self._frames, None)
         if frame is None:
             self._timer.cancel()
