@@ -16,7 +16,7 @@ def make_records() -> list[FrameRecord]:
                     bytes_sent=800_000, boxes=np.array([[10.0, 20, 50, 90]]),
                     scores=np.array([0.9]), qualities=(10, 50, 90), bandwidth_bps=20e6,
                     stages={"edge_detected": 0.5, "scored": 0.75, "scheduled": 0.8,
-                            "cloud_answer": 1.9, "published": 2.0}),
+                            "encoded": 0.85, "cloud_answer": 1.9, "published": 2.0}),
         FrameRecord(sequence=2, source="edge", latency_s=6.5, deadline_met=False,
                     bytes_sent=0, edge_reason="cloud answer late"),
         FrameRecord(sequence=3, source="edge", latency_s=0.4, deadline_met=True,
@@ -57,5 +57,7 @@ def test_stage_table_takes_medians_over_the_frames_each_stage_ran_in(tmp_path):
     assert stages["scheduling"]["median_s"] == pytest.approx((0.05 + 0.02) / 2)
     assert stages["encode + uplink + cloud + downlink"] == {"median_s": pytest.approx(1.1),
                                                           "frames": 1}
+    assert stages["encoding"]["median_s"] == pytest.approx(0.05)
+    assert stages["uplink + cloud + downlink"]["median_s"] == pytest.approx(1.05)
     # Fusion starts when the later of the edge and cloud answers is in.
     assert stages["fusion and publishing"]["median_s"] == pytest.approx((0.1 + 0.1) / 2)

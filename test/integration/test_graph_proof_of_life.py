@@ -38,6 +38,12 @@ def test_ten_frames_in_ten_answers_out():
             cloud_answered = timing.cloud_answer_stamp.sec or timing.cloud_answer_stamp.nanosec
             assert (timing.source == FrameTiming.SOURCE_FUSED) == bool(cloud_answered)
             assert timing.deadline_met, timing
+            if cloud_answered:
+                # The encoder's own stamp, echoed by the cloud. (The scheduled stamp is when
+                # the *ensembler* got the plan, so a fast encoder may finish before it.)
+                encoded = timing.encoded_stamp.sec * 10**9 + timing.encoded_stamp.nanosec
+                answer = timing.cloud_answer_stamp.sec * 10**9 + timing.cloud_answer_stamp.nanosec
+                assert timing.sequence < encoded <= answer, timing
         fused = sum(t.source == FrameTiming.SOURCE_FUSED for t in timings)
         assert fused >= 1, [(t.source, t.edge_reason) for t in timings]
         print(f"fused {fused}/{FRAMES}; latency s:",

@@ -57,6 +57,8 @@ STAGE_SPANS = {
     "importance scoring (ViT, in parallel)": ("capture", "scored"),
     "scheduling": ("scored", "scheduled"),
     "encode + uplink + cloud + downlink": ("scheduled", "cloud_answer"),
+    "encoding": ("scheduled", "encoded"),
+    "uplink + cloud + downlink": ("encoded", "cloud_answer"),
     "fusion and publishing": ("answer_inputs", "published"),
 }
 

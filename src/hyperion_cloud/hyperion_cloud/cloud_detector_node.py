@@ -95,7 +95,8 @@ class CloudDetectorNode(HyperionNode):
             frame = frame.repeat(3, axis=2)
         found = self._detector.predict(frame)
         answer = CloudDetections(header=msg.header, sequence=msg.sequence,
-                                 received_bytes=len(msg.payload), received_stamp=received,
+                                 received_bytes=len(msg.payload),
+                                 encoded_stamp=msg.encoded_stamp, received_stamp=received,
                                  decoded_stamp=decoded, inferred_stamp=self.now_msg())
         answer.detections = to_detection_array(header=msg.header, boxes=found.boxes,
                                                scores=found.scores, class_names=found.labels())

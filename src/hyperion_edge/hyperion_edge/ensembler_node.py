@@ -22,11 +22,9 @@ every frame, so it subscribes to no image and no encoded payload):
   When no cloud answer arrived before the frame was answered it is 0: whether the frame
   was sent at all (the link may have been down, the send queue may have dropped it) is
   not known here, and the scheduler's *predicted* size is no measurement.
-- ``encoded_stamp``: stays 0. The only per-frame message that carries it is
-  ``EncodedFrame``, and subscribing to it would copy every encoded payload into this
-  process for one stamp; ``/hyperion/link/stats`` has per-transfer sizes and times but
-  no frame sequence, so it cannot be joined to a frame. A small per-frame notice from
-  the encoder (sequence, stamp, bytes) would be the cheap way to fill it.
+- ``encoded_stamp``: when the encoder finished (edge clock), echoed back by the cloud in
+  its answer (``CloudDetections.encoded_stamp``), so it is 0 when no cloud answer came:
+  subscribing to ``EncodedFrame`` would copy every payload into this process for a stamp.
 """
 
 from __future__ import annotations
@@ -160,6 +158,7 @@ class EnsemblerNode(HyperionNode):
         if frame.plan_ns:
             timing.scheduled_stamp = ns_to_stamp(frame.plan_ns)
         if cloud is not None:
+            timing.encoded_stamp = cloud.encoded_stamp
             timing.cloud_answer_stamp = ns_to_stamp(frame.cloud_ns)
             # Measured by the cloud; unconfirmed sends stay 0 (see the module docstring).
             timing.bytes_sent = cloud.received_bytes
