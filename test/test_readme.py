@@ -25,6 +25,13 @@ def test_every_parameter_is_in_the_readme_with_its_default(node):
             f"{node}.{spec.name}: README says {row.group(1)}, code {spec.default!r}")
 
 
+def test_common_parameters_are_in_the_readme():
+    from hyperion_edge.params import common_params
+
+    for spec in common_params():
+        assert f"`{spec.name}` ({param_table.format_default(spec.default)}" in README, spec.name
+
+
 def test_every_topic_is_in_the_readme():
     from hyperion_edge import qos
 

@@ -67,6 +67,8 @@ class CloudDetectorNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("cloud_detector", params=PARAMS, warn_on=("detect_dropped",))
+
+    def configure(self) -> None:
         self._detector = build_detector(cloud_detector_spec(self.p))
         self._closing = threading.Event()
         if self.p["inject_delay_s"] > 0:

@@ -39,6 +39,8 @@ class CloudLinkNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("cloud_link", params=PARAMS, warn_on=("receive_dropped",))
+
+    def configure(self) -> None:
         p = self.p
         try:
             config = link_config(p)

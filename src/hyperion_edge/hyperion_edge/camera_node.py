@@ -65,15 +65,19 @@ class CameraNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("camera", params=PARAMS)
+
+    def configure(self) -> None:
         p = self.p
         self._frames = self._open_source()
         self._pub = self.create_publisher(Image, qos.IMAGE, qos.image_qos(p["image_reliability"]))
         self._published = 0
         self._counted_ns: int | None = None
+        self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+        self._poll = self.create_timer(WAIT_POLL_S, self._wait_for_graph)
         if p["wait_for_subscribers"] > 0:
-            self._timer = self.create_timer(WAIT_POLL_S, self._wait_for_graph)
+            self._timer.cancel()  # started by _wait_for_graph
         else:
-            self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+            self._poll.cancel()
         self.get_logger().info(
             f"{p['source']} frames at {p['rate_hz']} Hz on {self._pub.topic_name} "
             f"(reliability {p['image_reliability']}, max_frames {p['max_frames'] or 'inf'})"
@@ -110,8 +114,8 @@ class CameraNode(HyperionNode):
             self._counted_ns = now_ns
         if now_ns - self._counted_ns < p["discovery_settle_s"] * 1e9:
             return
-        self._timer.cancel()
-        self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+        self._poll.cancel()
+        self._timer.reset()
         self._tick()
 
     def _tick(self) -> None:

@@ -39,6 +39,8 @@ class DecompressorNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("decompressor", params=PARAMS)
+
+    def configure(self) -> None:
         p = self.p
         self._pub = self.create_publisher(Image, qos.IMAGE, qos.image_qos(p["image_reliability"]))
         self._sub = self.create_subscription(

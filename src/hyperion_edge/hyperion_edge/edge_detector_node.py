@@ -62,6 +62,8 @@ class EdgeDetectorNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("edge_detector", params=PARAMS, warn_on=("detect_dropped",))
+
+    def configure(self) -> None:
         p = self.p
         self._detector = build_detector(edge_detector_spec(p))
         self._pub = self.create_publisher(Detection2DArray, qos.EDGE_DETECTIONS, qos.result_qos())

@@ -102,6 +102,8 @@ class EdgeLinkNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("edge_link", params=PARAMS, warn_on=("send_dropped", "answers_missed"))
+
+    def configure(self) -> None:
         p = self.p
         try:
             config = replace(link_config(p), ack_timeout_s=p["ack_timeout_s"])

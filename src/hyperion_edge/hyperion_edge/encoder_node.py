@@ -46,6 +46,8 @@ class EncoderNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("encoder", params=PARAMS, warn_on=("join_evicted", "encode_dropped"))
+
+    def configure(self) -> None:
         p = self.p
         self._join = FrameJoin(parts=("image", "scores", "plan"), capacity=p["join_capacity"],
                                counters=self.counters)

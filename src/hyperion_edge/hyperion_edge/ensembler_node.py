@@ -86,6 +86,8 @@ class EnsemblerNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("ensembler", params=PARAMS, warn_on=("deadline_missed",))
+
+    def configure(self) -> None:
         p = self.p
         if p["deadline_margin_s"] >= p["latency_budget_s"]:
             raise ParameterError(

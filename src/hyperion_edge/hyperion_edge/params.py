@@ -141,4 +141,7 @@ def common_params() -> tuple[ParamSpec, ...]:
     return (
         ParamSpec(name="diagnostics_period_s", default=2.0, low=0.1, high=60.0,
                   description="period of the /diagnostics status [s]"),
+        ParamSpec(name="autostart", default=True,
+                  description="configure and activate at start-up; false: stay unconfigured "
+                              "until a lifecycle manager (ros2 lifecycle set) moves it [bool]"),
     )

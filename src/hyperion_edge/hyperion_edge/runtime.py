@@ -1,7 +1,17 @@
-"""What every Hyperion node shares: parameters, counters, diagnostics, stamps and ``main``.
+"""What every Hyperion node shares: parameters, counters, diagnostics, lifecycle, ``main``.
 
-``run_node`` is the body of every console-script ``main``: it spins the node on a
-multi-threaded executor (so a timer is never stuck behind a long callback), turns a
+Every node is a ROS 2 lifecycle (managed) node. Its parameters are declared at
+construction, so an invalid value stops it at once; everything else (models, publishers,
+subscriptions, timers, worker threads) is created by its :meth:`HyperionNode.configure`,
+run by the *configuring* transition. What is created there belongs to the lifecycle:
+publishers publish only while the node is *active*, subscription and timer callbacks run
+only while it is active (inputs arriving otherwise are counted as
+``inputs_while_inactive`` and dropped), and *cleaning up* destroys them and releases the
+node's threads and models. Diagnostics keep reporting in every state.
+
+``run_node`` is the body of every console-script ``main``: with ``autostart`` (default)
+it configures and activates the node, then spins it on a multi-threaded executor (so a
+timer is never stuck behind a long callback); it turns a
 :class:`~hyperion_edge.params.ParameterError` into exit status 2 with the message on
 stderr, and always shuts the context down.
 """
@@ -15,7 +25,7 @@ from typing import Any
 import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from hyperion_edge.diagnostics import Counters, DiagnosticsReporter
 from hyperion_edge.params import ParameterError, ParamSpec, common_params, declare_params
@@ -36,8 +46,12 @@ def ns_to_stamp(ns: int) -> Time:
     return Time(sec=sec, nanosec=nanosec)
 
 
-class HyperionNode(Node):
-    """A ``Node`` with declared parameters, event counters and periodic diagnostics."""
+class HyperionNode(LifecycleNode):
+    """A lifecycle node with declared parameters, event counters and periodic diagnostics."""
+
+    #: True while :meth:`configure` runs (a class default: ``Node.__init__`` already
+    #: creates publishers, before any instance attribute exists).
+    _configuring = False
 
     def __init__(
         self, name: str, *, params: tuple[ParamSpec, ...], warn_on: tuple[str, ...] = (),
@@ -47,7 +61,7 @@ class HyperionNode(Node):
         name: node name.
         params: the node's parameter table (the common parameters are added).
         warn_on: counters that turn the diagnostics status to WARN while they grow.
-        **kwargs: passed to ``rclpy.node.Node``.
+        **kwargs: passed to ``rclpy.lifecycle.LifecycleNode``.
         """
         super().__init__(name, **kwargs)
         self.p = declare_params(self, params + common_params())
@@ -56,6 +70,104 @@ class HyperionNode(Node):
             node=self, counters=self.counters, period_s=self.p["diagnostics_period_s"],
             warn_on=warn_on,
         )
+        self.configure_error: Exception | None = None
+        self._active = False
+        self._owned: list[Any] = []  # entities created by configure()
+        self._released = True
+
+    def configure(self) -> None:
+        """Create the node's models, publishers, subscriptions, timers and threads."""
+
+    def close(self) -> None:
+        """Release threads and models created by :meth:`configure`; subclasses extend it."""
+
+    # -- lifecycle transitions ------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._configuring, self.configure_error = True, None
+        try:
+            self.configure()
+        except Exception as err:  # kept for run_node: a bad parameter exits 2, others crash
+            self.configure_error = err
+            self.get_logger().error(f"configuring failed: {err}")
+            self._released = True  # a half-built node has nothing close() could release
+            self._teardown()
+            return TransitionCallbackReturn.FAILURE
+        finally:
+            self._configuring = False
+        self._released = False
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = True
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self.release()
+        return super().on_shutdown(state)
+
+    def release(self) -> None:
+        """:meth:`close`, once per configuration (cleanup, shutdown and exit all call it)."""
+        if not self._released:
+            self._released = True
+            self.close()
+
+    def _teardown(self) -> None:
+        self._active = False
+        self.release()
+        for entity in reversed(self._owned):
+            destroy = {"Subscription": self.destroy_subscription, "Timer": self.destroy_timer,
+                       "LifecyclePublisher": self.destroy_lifecycle_publisher}
+            destroy[type(entity).__name__](entity)
+        self._owned.clear()
+
+    # -- entities created while configuring belong to the lifecycle -----------------------
+
+    def create_publisher(self, msg_type: Any, topic: str, qos_profile: Any,
+                         **kwargs: Any) -> Any:
+        if not self._configuring:
+            return super().create_publisher(msg_type, topic, qos_profile, **kwargs)
+        publisher = self.create_lifecycle_publisher(msg_type, topic, qos_profile, **kwargs)
+        self._owned.append(publisher)
+        return publisher
+
+    def create_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
+                            qos_profile: Any, **kwargs: Any) -> Any:
+        if not self._configuring:
+            return super().create_subscription(msg_type, topic, callback, qos_profile, **kwargs)
+
+        def while_active(msg: Any) -> None:
+            if self._active:
+                callback(msg)
+            else:
+                self.counters.add("inputs_while_inactive")
+
+        subscription = super().create_subscription(msg_type, topic, while_active, qos_profile,
+                                                   **kwargs)
+        self._owned.append(subscription)
+        return subscription
+
+    def create_timer(self, timer_period_sec: float, callback: Callable[[], Any],
+                     **kwargs: Any) -> Any:
+        if not self._configuring:
+            return super().create_timer(timer_period_sec, callback, **kwargs)
+
+        def while_active() -> None:
+            if self._active:
+                callback()
+
+        timer = super().create_timer(timer_period_sec, while_active, **kwargs)
+        self._owned.append(timer)
+        return timer
 
     def now_ns(self) -> int:
         """The node clock now, integer nanoseconds."""
@@ -86,12 +198,10 @@ class HyperionNode(Node):
         counter = err.counter if isinstance(err, InvalidMessage) else "invalid_other"
         self.skip(counter, f"{what} refused: {err}")
 
-    def close(self) -> None:
-        """Release threads and models; subclasses extend it. Called before destroy."""
 
 
 def run_node(factory: Callable[[], HyperionNode], args: list[str] | None = None) -> int:
-    """Create, spin and tear down one node; the body of every node's ``main``.
+    """Create, start (with ``autostart``), spin and tear down one node; every ``main``.
 
     Returns:
         0 after a normal shutdown (Ctrl-C, SIGTERM via the ROS context),
@@ -102,6 +212,11 @@ def run_node(factory: Callable[[], HyperionNode], args: list[str] | None = None)
     executor = MultiThreadedExecutor(num_threads=4)
     try:
         node = factory()
+        if node.p["autostart"]:
+            node.trigger_configure()
+            if node.configure_error is not None:
+                raise node.configure_error
+            node.trigger_activate()
         executor.add_node(node)
         executor.spin()
     except ParameterError as err:
@@ -111,7 +226,7 @@ def run_node(factory: Callable[[], HyperionNode], args: list[str] | None = None)
         pass
     finally:
         if node is not None:
-            node.close()
+            node.release()
             executor.remove_node(node)
             node.destroy_node()
         executor.shutdown()

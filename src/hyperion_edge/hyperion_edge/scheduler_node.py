@@ -109,6 +109,8 @@ class SchedulerNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("scheduler", params=PARAMS)
+
+    def configure(self) -> None:
         p = self.p
         self._stats: LinkStats | None = None
         # Stall detection (edge clock, ns): the newest sample seen, bytes_sent when it was

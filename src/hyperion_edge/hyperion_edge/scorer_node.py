@@ -66,6 +66,8 @@ class ScorerNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("scorer", params=PARAMS, warn_on=("score_dropped", "join_evicted"))
+
+    def configure(self) -> None:
         p = self.p
         if p["patch_size"] % 16:
             raise ParameterError(f"parameter patch_size={p['patch_size']} must be a multiple of 16")

@@ -1,0 +1,135 @@
+"""Every node is a lifecycle node: with ``autostart:=false`` a real scheduler process waits
+unconfigured, and the standard lifecycle services move it through configure, activate,
+deactivate and cleanup, with its topics and its work following the state."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.executors import SingleThreadedExecutor
+
+from hyperion.graph import graph_env
+from hyperion_edge import qos
+from hyperion_edge.runtime import ns_to_stamp
+from hyperion_msgs.msg import PatchScores, QualityPlan
+
+from .harness import domain_pair, wait_until
+
+pytestmark = pytest.mark.ros
+
+
+class Manager:
+    """A lifecycle manager and a scheduler's neighbours in one test node."""
+
+    def __init__(self, domain: int) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node("lifecycle_test_manager", context=self.context)
+        self.change = self.node.create_client(ChangeState, "/scheduler/change_state")
+        self.get = self.node.create_client(GetState, "/scheduler/get_state")
+        self.scores = self.node.create_publisher(PatchScores, qos.PATCH_SCORES,
+                                                 qos.result_qos())
+        self.lock = threading.Lock()
+        self.plans: list[int] = []
+        self.counters: dict[str, str] = {}
+        self.node.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
+        self.node.create_subscription(DiagnosticArray, qos.DIAGNOSTICS, self._on_diagnostics,
+                                      qos.diagnostics_qos())
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+
+    def _on_plan(self, msg: QualityPlan) -> None:
+        with self.lock:
+            self.plans.append(msg.sequence)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        with self.lock:
+            for status in msg.status:
+                if status.name.endswith("scheduler"):
+                    self.counters = {kv.key: kv.value for kv in status.values}
+
+    def counter(self, name: str) -> int:
+        with self.lock:
+            return int(self.counters.get(name, 0))
+
+    def state(self) -> int:
+        future = self.get.call_async(GetState.Request())
+        wait_until(future.done, 10, "get_state")
+        return future.result().current_state.id
+
+    def transition(self, transition_id: int) -> None:
+        future = self.change.call_async(
+            ChangeState.Request(transition=Transition(id=transition_id)))
+        wait_until(future.done, 30, f"transition {transition_id}")
+        assert future.result().success, f"transition {transition_id} refused"
+
+    def send_scores(self) -> int:
+        now = time.time_ns()
+        msg = PatchScores(sequence=now, frame_width=32, frame_height=32, patch_size=16,
+                          grid_rows=2, grid_cols=2, num_classes=3)
+        msg.header.stamp = ns_to_stamp(now)
+        msg.importance, msg.classes = [0.1, 0.2, 0.3, 0.4], bytes([0, 1, 2, 2])
+        self.scores.publish(msg)
+        return now
+
+    def planned(self, sequence: int) -> bool:
+        with self.lock:
+            return sequence in self.plans
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def test_scheduler_follows_its_lifecycle(tmp_path):
+    domain, _ = domain_pair()
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "scheduler"), "--ros-args",
+             "-p", "autostart:=false", "-p", "diagnostics_period_s:=0.2",
+             "-p", "force_edge_only:=true"],
+            env={**graph_env(), "ROS_DOMAIN_ID": str(domain)}, stdout=log,
+            stderr=subprocess.STDOUT)
+    manager = Manager(domain)
+    try:
+        wait_until(lambda: manager.get.service_is_ready(), 60,
+                   f"the lifecycle services\n{log_path.read_text()}")
+        assert manager.state() == State.PRIMARY_STATE_UNCONFIGURED
+        assert manager.node.count_publishers(qos.PLAN) == 0  # nothing built yet
+
+        manager.transition(Transition.TRANSITION_CONFIGURE)
+        assert manager.state() == State.PRIMARY_STATE_INACTIVE
+        wait_until(lambda: manager.scores.get_subscription_count() >= 1, 30, "subscribed")
+        wait_until(lambda: (manager.send_scores(), manager.counter("inputs_while_inactive"))[1]
+                   >= 1, 30, "scores refused while inactive")
+
+        manager.transition(Transition.TRANSITION_ACTIVATE)
+        assert manager.state() == State.PRIMARY_STATE_ACTIVE
+        sequence = manager.send_scores()
+        wait_until(lambda: manager.planned(sequence), 30, "a plan while active")
+
+        manager.transition(Transition.TRANSITION_DEACTIVATE)
+        before = manager.counter("inputs_while_inactive")
+        wait_until(lambda: (manager.send_scores(), manager.counter("inputs_while_inactive"))[1]
+                   > before, 30, "scores refused after deactivation")
+
+        manager.transition(Transition.TRANSITION_CLEANUP)
+        assert manager.state() == State.PRIMARY_STATE_UNCONFIGURED
+        wait_until(lambda: manager.node.count_publishers(qos.PLAN) == 0, 30,
+                   "the plan publisher gone after cleanup")
+    finally:
+        manager.close()
+        proc.terminate()
+        assert proc.wait(10) == 0, log_path.read_text()
