@@ -85,6 +85,7 @@ class Probe:
             return list(self.frames), list(self.answers), list(self.timings)
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self.executor.shutdown(timeout_sec=5.0)
+        self.thread.join(timeout=5.0)  # never tear the context down under a spinning thread
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)

@@ -46,7 +46,8 @@ class Manager:
                                       qos.diagnostics_qos())
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
 
     def _on_plan(self, msg: QualityPlan) -> None:
         with self.lock:
@@ -87,7 +88,8 @@ class Manager:
             return sequence in self.plans
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self.executor.shutdown(timeout_sec=5.0)
+        self.thread.join(timeout=5.0)  # never tear the context down under a spinning thread
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
 

@@ -48,7 +48,8 @@ class FakeEdgeLink:
         self.node.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
 
     def _on_plan(self, msg: QualityPlan) -> None:
         with self.lock:
@@ -80,13 +81,17 @@ class FakeEdgeLink:
             self.scores.publish(scores)
             wait_until(lambda seq=now: seq in self.plans, 10, "a plan")
             plan = self.plans[now]
-            if (abs(plan.queue_wait_s - queued / RATE) < 1e-6
+            # The plan must show these stats (a plan made before they arrived has no
+            # bandwidth) and the cloud time asked for.
+            if (abs(plan.bandwidth_estimate_bps - 8 * RATE) < 1e-6
+                    and abs(plan.queue_wait_s - queued / RATE) < 1e-6
                     and abs(plan.cloud_latency_s - cloud_s) < 1e-6):
                 return plan
         raise AssertionError(f"no plan saw bytes_queued={queued}, cloud {cloud_s} s")
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self.executor.shutdown(timeout_sec=5.0)
+        self.thread.join(timeout=5.0)  # never tear the context down under a spinning thread
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
 
