@@ -17,17 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from hyperion.session import GraphProcess, free_port
+from hyperion.session import GraphProcess, SpinningNode, free_port
 from hyperion_edge import qos
 from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
@@ -63,14 +60,11 @@ def slope_mb_per_min(points: list[tuple[float, float]]) -> float | None:
     return 60.0 * cov / var if var else None
 
 
-class Recorder:
+class Recorder(SpinningNode):
     """Probe node in the edge domain: frames, answers, timings, diagnostics counters."""
 
     def __init__(self, domain: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node("hyperion_soak_probe", context=self.context)
-        self.lock = threading.Lock()
+        super().__init__("hyperion_soak_probe", domain=domain)
         self.frames: list[int] = []
         self.answers: list[int] = []
         self.timings: list[FrameTiming] = []
@@ -82,10 +76,7 @@ class Recorder:
             lambda m: self._add(self.answers, stamp_ns(m.header.stamp)), qos.result_qos())
         sub(FrameTiming, qos.TIMING, lambda m: self._add(self.timings, m), qos.result_qos())
         sub(DiagnosticArray, qos.DIAGNOSTICS, self._on_diagnostics, qos.diagnostics_qos())
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.start()
 
     def _add(self, target: list, item: object) -> None:
         with self.lock:
@@ -95,13 +86,6 @@ class Recorder:
         with self.lock:
             for status in msg.status:
                 self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        # A spin thread still inside rcl at interpreter exit aborts the process (134).
-        self.thread.join(timeout=5.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
 
 
 def summarize(rec: Recorder, rss: dict[str, list[tuple[float, float]]], args: argparse.Namespace,

@@ -8,15 +8,12 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import threading
 from pathlib import Path
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from hyperion.session import GraphProcess, free_port, wait_until
+from hyperion.session import GraphProcess, SpinningNode, free_port, wait_until
 from hyperion_edge import qos
 from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
@@ -48,14 +45,11 @@ def domain_pair() -> tuple[int, int]:
 Graph = GraphProcess
 
 
-class Probe:
+class Probe(SpinningNode):
     """A node in the edge domain recording frames, answers and timings by sequence."""
 
     def __init__(self, domain: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node("hyperion_test_probe", context=self.context)
-        self.lock = threading.Lock()
+        super().__init__("hyperion_test_probe", domain=domain)
         self.frames: list[int] = []
         self.answers: list[Detection2DArray] = []
         self.timings: list[FrameTiming] = []
@@ -63,10 +57,7 @@ class Probe:
         self.node.create_subscription(Detection2DArray, qos.DETECTIONS, self._on_answer,
                                       qos.result_qos())
         self.node.create_subscription(FrameTiming, qos.TIMING, self._on_timing, qos.result_qos())
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.start()
 
     def _on_image(self, msg: Image) -> None:
         with self.lock:
@@ -83,9 +74,3 @@ class Probe:
     def snapshot(self) -> tuple[list[int], list[Detection2DArray], list[FrameTiming]]:
         with self.lock:
             return list(self.frames), list(self.answers), list(self.timings)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
-        self.thread.join(timeout=5.0)  # never tear the context down under a spinning thread
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)

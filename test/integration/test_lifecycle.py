@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from rclpy.executors import SingleThreadedExecutor
 
 from hyperion.graph import graph_env
+from hyperion.session import SpinningNode
 from hyperion_edge import qos
 from hyperion_edge.runtime import ns_to_stamp
 from hyperion_msgs.msg import PatchScores, QualityPlan
@@ -27,27 +25,21 @@ from .harness import domain_pair, wait_until
 pytestmark = pytest.mark.ros
 
 
-class Manager:
+class Manager(SpinningNode):
     """A lifecycle manager and a scheduler's neighbours in one test node."""
 
     def __init__(self, domain: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node("lifecycle_test_manager", context=self.context)
+        super().__init__("lifecycle_test_manager", domain=domain)
         self.change = self.node.create_client(ChangeState, "/scheduler/change_state")
         self.get = self.node.create_client(GetState, "/scheduler/get_state")
         self.scores = self.node.create_publisher(PatchScores, qos.PATCH_SCORES,
                                                  qos.result_qos())
-        self.lock = threading.Lock()
         self.plans: list[int] = []
         self.counters: dict[str, str] = {}
         self.node.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
         self.node.create_subscription(DiagnosticArray, qos.DIAGNOSTICS, self._on_diagnostics,
                                       qos.diagnostics_qos())
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.start()
 
     def _on_plan(self, msg: QualityPlan) -> None:
         with self.lock:
@@ -86,12 +78,6 @@ class Manager:
     def planned(self, sequence: int) -> bool:
         with self.lock:
             return sequence in self.plans
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
-        self.thread.join(timeout=5.0)  # never tear the context down under a spinning thread
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
 
 
 def test_scheduler_follows_its_lifecycle(tmp_path):

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 
 from hyperion.graph import graph_env
+from hyperion.session import SpinningNode
 from hyperion_edge import qos
 from hyperion_edge.runtime import ns_to_stamp
 from hyperion_msgs.msg import CloudDetections, LinkStats, PatchScores, QualityPlan
@@ -32,11 +30,11 @@ BUDGET_S, CLOUD_S = 10.0, 1.0
 RATE = 10_000.0  # bytes/s of the pretend uplink
 
 
-class FakeEdgeLink:
+class FakeEdgeLink(SpinningNode):
+    """Plays edge_link (stats), the scorer (scores) and the cloud (answers) for the scheduler."""
+
     def __init__(self, domain: int) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node("fake_edge_link", context=self.context)
+        super().__init__("fake_edge_link", domain=domain)
         self.stats = self.node.create_publisher(LinkStats, qos.LINK_STATS,
                                                 qos.latest_state_qos())
         self.scores = self.node.create_publisher(PatchScores, qos.PATCH_SCORES,
@@ -44,12 +42,8 @@ class FakeEdgeLink:
         self.answers = self.node.create_publisher(CloudDetections, qos.CLOUD_DETECTIONS,
                                                   qos.result_qos())
         self.plans: dict[int, QualityPlan] = {}
-        self.lock = threading.Lock()
         self.node.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.start()
 
     def _on_plan(self, msg: QualityPlan) -> None:
         with self.lock:
@@ -88,12 +82,6 @@ class FakeEdgeLink:
                     and abs(plan.cloud_latency_s - cloud_s) < 1e-6):
                 return plan
         raise AssertionError(f"no plan saw bytes_queued={queued}, cloud {cloud_s} s")
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
-        self.thread.join(timeout=5.0)  # never tear the context down under a spinning thread
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
 
 
 def test_queued_bytes_and_a_slow_cloud_shrink_the_byte_budget(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from hyperion.bag_types import hyperion_typestore
+from hyperion.bag_types import header, hyperion_typestore
 from hyperion.bag_video import CAMERA_QOS
 
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -79,7 +79,6 @@ def import_images(
     period_ns = int(1e9 / fps)
     first_ns = time.time_ns() if start_ns is None else start_ns
     store = hyperion_typestore()
-    types = store.types
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     written, skipped = 0, []
     with Writer(output, version=9, storage_plugin=plugin) as writer:
@@ -92,12 +91,9 @@ def import_images(
                 skipped.append(path)
                 continue
             stamp_ns = first_ns + written * period_ns
-            header = types["std_msgs/msg/Header"](
-                stamp=types["builtin_interfaces/msg/Time"](
-                    sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-                frame_id=frame_id)
-            msg = types[COMPRESSED_TYPE](header=header, format=fmt,
-                                         data=np.frombuffer(data, np.uint8))
+            msg = store.types[COMPRESSED_TYPE](
+                header=header(store, stamp_ns=stamp_ns, frame_id=frame_id), format=fmt,
+                data=np.frombuffer(data, np.uint8))
             writer.write(connection, stamp_ns, bytes(store.serialize_cdr(msg, COMPRESSED_TYPE)))
             written += 1
     return written, skipped, time.perf_counter() - began

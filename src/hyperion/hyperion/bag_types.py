@@ -113,6 +113,14 @@ def hyperion_typestore() -> Typestore:
     return store
 
 
+def header(store: Typestore, *, stamp_ns: int, frame_id: str) -> object:
+    """A ``std_msgs/Header`` of ``store`` stamped ``stamp_ns`` (ns since the epoch)."""
+    types = store.types
+    stamp = types["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000,
+                                                  nanosec=stamp_ns % 1_000_000_000)
+    return types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
+
+
 def _time_to_ns(value: QosTime) -> int | None:
     """Nanoseconds of a bag QoS duration; None for rosbag2's infinite or zero (= default)."""
     if value.sec >= INFINITE_TIME.sec or (value.sec == 0 and value.nsec == 0):

@@ -17,7 +17,7 @@ from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, Qo
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
-from hyperion.bag_types import INFINITE_TIME, hyperion_typestore
+from hyperion.bag_types import INFINITE_TIME, header, hyperion_typestore
 
 #: Source name that selects the embedded 3840x2160 array camera instead of a file.
 ARRAY_CAMERA = "array-camera"
@@ -44,18 +44,12 @@ def image_cdr(store: Typestore, frame: np.ndarray, *, stamp_ns: int, frame_id: s
     the length word replaced, followed by the pixels: one copy of the frame instead of the
     generic serializer's element-wise path (~10x slower on a 4K frame).
     """
-    cls = store.types
     height, width = frame.shape[:2]
     channels = 1 if frame.ndim == 2 else frame.shape[2]
-    header = cls["std_msgs/msg/Header"](
-        stamp=cls["builtin_interfaces/msg/Time"](
-            sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000
-        ),
-        frame_id=frame_id,
-    )
-    empty = cls[IMAGE_TYPE](
-        header=header, height=height, width=width, encoding="bgr8" if channels == 3 else "mono8",
-        is_bigendian=0, step=width * channels, data=np.empty(0, np.uint8),
+    empty = store.types[IMAGE_TYPE](
+        header=header(store, stamp_ns=stamp_ns, frame_id=frame_id), height=height,
+        width=width, encoding="bgr8" if channels == 3 else "mono8", is_bigendian=0,
+        step=width * channels, data=np.empty(0, np.uint8),
     )
     prefix = bytes(store.serialize_cdr(empty, IMAGE_TYPE))
     pixels = np.ascontiguousarray(frame, dtype=np.uint8)

@@ -140,7 +140,14 @@ class SpinningNode:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop spinning and leave the domain."""
-        self._executor.shutdown()
+        """Stop spinning and leave the domain.
+
+        The spin thread is joined before the node and context go: tearing them down under
+        a thread still inside rcl was seen to hang a test process at 100% CPU and to abort
+        the soak script at exit (status 134).
+        """
+        self._executor.shutdown(timeout_sec=5.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)

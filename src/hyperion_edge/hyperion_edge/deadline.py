@@ -134,10 +134,13 @@ class DeadlineTracker:
             self.counts["evicted_empty"] += 1
             return
         self.counts["evicted"] += 1
-        source = (FUSED if oldest.cloud is not None else EDGE) if oldest.edge is not None \
-            else CLOUD
-        self._over_capacity.append(self._answer(oldest, source, "over capacity" if
-                                                source == EDGE else "", now_ns))
+        if oldest.edge is None:
+            source, reason = CLOUD, ""
+        elif oldest.cloud is None:
+            source, reason = EDGE, "over capacity"
+        else:
+            source, reason = FUSED, ""
+        self._over_capacity.append(self._answer(oldest, source, reason, now_ns))
 
     def on_edge(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
         """Edge detections of a frame arrived."""

@@ -124,9 +124,9 @@ class HyperionNode(LifecycleNode):
     def _teardown(self) -> None:
         self._active = False
         self.release()
+        destroy = {"Subscription": self.destroy_subscription, "Timer": self.destroy_timer,
+                   "LifecyclePublisher": self.destroy_lifecycle_publisher}
         for entity in reversed(self._owned):
-            destroy = {"Subscription": self.destroy_subscription, "Timer": self.destroy_timer,
-                       "LifecyclePublisher": self.destroy_lifecycle_publisher}
             destroy[type(entity).__name__](entity)
         self._owned.clear()
 
