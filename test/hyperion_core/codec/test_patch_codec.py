@@ -162,3 +162,37 @@ def test_decode_equals_patchwise_reference(real_crop, gray, factor):
     decoded, _ = decode_frame(payload)
     reference = _reference_decode(payload, frame.shape)
     np.testing.assert_array_equal(decoded, reference.reshape(decoded.shape))
+
+
+@pytest.mark.parametrize("factor", [1, 2])
+def test_mosaic_of_the_wrong_size_is_refused(factor):
+    """A class's JPEG must hold exactly its patches: here class 1's map has 1 mosaic row,
+    its segment (from another frame's encoding) 2."""
+    import struct
+
+    rng = np.random.default_rng(14)
+    frame = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    encodings = (ClassEncoding(quality=50, downsample=factor), ClassEncoding(quality=50))
+    one_row, two_rows = np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8)
+    one_row[0], two_rows[:2] = 1, 1
+
+    def split(payload: bytes) -> tuple[bytes, list, bytes, list[bytes]]:
+        offset = struct.calcsize("<4sBHHBBHHB")
+        table = [struct.unpack_from("<BBI", payload, offset + 6 * i) for i in range(2)]
+        offset += 12
+        (map_length,) = struct.unpack_from("<I", payload, offset)
+        class_map = payload[offset + 4 : offset + 4 + map_length]
+        offset += 4 + map_length
+        segments = []
+        for *_, length in table:
+            segments.append(payload[offset : offset + length])
+            offset += length
+        return payload[: struct.calcsize("<4sBHHBBHHB")], table, class_map, segments
+
+    head, table, class_map, _ = split(encode_frame(frame, one_row, encodings))
+    *_, segments = split(encode_frame(frame, two_rows, encodings))
+    swapped = head + b"".join(struct.pack("<BBI", q, d, len(s))
+                              for (q, d, _), s in zip(table, segments, strict=True))
+    swapped += struct.pack("<I", len(class_map)) + class_map + b"".join(segments)
+    with pytest.raises(CodecError, match="mosaic"):
+        decode_frame(swapped)

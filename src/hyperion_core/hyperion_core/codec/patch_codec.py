@@ -263,21 +263,22 @@ def decode_frame(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decode_mosaic(segment: bytes, enc: ClassEncoding, out: np.ndarray, c: int) -> None:
-    """Decode one class's JPEG into ``out`` (its full-resolution mosaic rows), in place."""
+    """Decode one class's JPEG into ``out`` (its full-resolution mosaic rows), in place.
+
+    The header's size is checked before any pixel is written; a full-resolution mosaic is
+    decoded straight into ``out``, a downsampled one into a new array, then upsampled.
+    """
     channels = out.shape[2]
     expected = (out.shape[0] // enc.downsample, out.shape[1] // enc.downsample)
+    image = None
     try:
-        if enc.downsample == 1:
-            shape = simplejpeg.decode_jpeg_header(segment)[:2]
-            if shape != expected:
-                raise CodecError(f"class {c}: mosaic {shape}, expected {expected}")
-            simplejpeg.decode_jpeg(segment, colorspace=_colorspace(channels), buffer=out)
-            return
-        image = simplejpeg.decode_jpeg(segment, colorspace=_colorspace(channels))
+        shape = simplejpeg.decode_jpeg_header(segment)[:2]
+        if shape == expected:
+            image = simplejpeg.decode_jpeg(segment, colorspace=_colorspace(channels),
+                                           buffer=out if enc.downsample == 1 else None)
     except ValueError as exc:
-        if isinstance(exc, CodecError):
-            raise
         raise CodecError(f"class {c}: corrupted JPEG segment: {exc}") from exc
-    if image.shape[:2] != expected:
-        raise CodecError(f"class {c}: mosaic {image.shape[:2]}, expected {expected}")
-    _upsample(image.reshape(*expected, channels), enc.downsample, out)
+    if image is None:
+        raise CodecError(f"class {c}: mosaic {shape}, expected {expected}")
+    if enc.downsample > 1:
+        _upsample(image.reshape(*expected, channels), enc.downsample, out)
