@@ -213,17 +213,15 @@ class SchedulerNode(HyperionNode):
         classes = np.frombuffer(msg.classes, np.uint8)
         shares = np.bincount(classes, minlength=msg.num_classes)[: msg.num_classes] / count
         spent_s = (self.now_ns() - stamp_ns(msg.header.stamp)) / 1e9
-        t_edge = spent_s + self.p["encode_latency_s"]
         bandwidth, reason = self._bandwidth()
+        queue_wait_s = 0.0 if bandwidth is None else int(self._stats.bytes_queued) / bandwidth
+        t_edge = spent_s + self.p["encode_latency_s"] + queue_wait_s
         t_cloud = self._cloud_latency_s()
         plan = QualityPlan(header=msg.header, sequence=msg.sequence,
                            latency_budget_s=self.p["latency_budget_s"], edge_latency_s=t_edge,
-                           cloud_latency_s=t_cloud)
+                           cloud_latency_s=t_cloud, queue_wait_s=queue_wait_s)
         plan.class_share = [float(s) for s in shares]
         if bandwidth is not None:
-            plan.queue_wait_s = int(self._stats.bytes_queued) / bandwidth
-            t_edge += plan.queue_wait_s
-            plan.edge_latency_s = t_edge
             decided = self._scheduler(int(msg.num_classes)).plan(
                 shares=shares, raw_bytes=msg.frame_width * msg.frame_height * 3,
                 t_edge_s=t_edge, t_cloud_s=t_cloud,
