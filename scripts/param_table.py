@@ -9,6 +9,9 @@ against the same declarations.
 from __future__ import annotations
 
 import importlib
+import re
+import sys
+from pathlib import Path
 
 #: node name -> module declaring ``PARAMS``, in data-flow order.
 NODE_MODULES = {
@@ -56,7 +59,23 @@ def table(node: str) -> str:
     return "\n".join(rows)
 
 
+def rewrite(readme: Path) -> None:
+    """Replace every node's table in ``readme`` (after its ``**node**`` heading line)."""
+    text = readme.read_text()
+    for node in NODE_MODULES:
+        pattern = rf"^(\*\*{re.escape(node)}\*\*.*\n\n)(?:\|.*\n)+"
+        body = table(node).split("\n", 2)[2] + "\n"  # the rows, without the heading
+        text, count = re.subn(pattern, lambda m, b=body: m.group(1) + b, text,
+                              flags=re.MULTILINE)
+        if count != 1:
+            raise SystemExit(f"{readme}: expected one table for {node}, found {count}")
+    readme.write_text(text)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--write"] and len(sys.argv) == 3:
+        rewrite(Path(sys.argv[2]))
+        return
     print("\n\n".join(table(node) for node in NODE_MODULES))
 
 

@@ -30,6 +30,25 @@ def test_edge_only_plan_answers_at_once():
     assert answer.decided_ns == T0 + S // 4
 
 
+@pytest.mark.parametrize("report_first", [False, True])
+def test_frame_not_sent_is_answered_by_the_edge_at_once(report_first):
+    # The encoder's report may overtake the plan (different topics): either order works.
+    t = tracker()
+    t.on_edge(T0, "edge", T0 + S // 5)
+    events = [lambda: t.on_plan(T0, edge_only=False, reason="", now_ns=T0 + S // 4),
+              lambda: t.on_not_sent(T0, reason="payload 9 B over budget 5 B",
+                                    now_ns=T0 + S // 3)]
+    if report_first:
+        events.reverse()
+    first, second = (event() for event in events)
+    (answer,) = first + second
+    assert (answer.source, answer.reason) == (EDGE, "payload 9 B over budget 5 B")
+    assert answer.decided_ns < T0 + BUDGET
+    # A cloud answer can no longer come; if one did, it would be discarded, never published.
+    assert t.on_cloud(T0, "cloud", T0 + S) == []
+    assert t.counts["cloud_late_discarded"] == 1
+
+
 def test_edge_at_deadline_then_late_cloud_discarded():
     t = tracker(margin_ns=S // 100)
     t.on_edge(T0, "edge", T0 + S // 5)

@@ -122,3 +122,47 @@ def test_queued_bytes_and_a_slow_cloud_shrink_the_byte_budget(tmp_path):
     # Measured 4 s instead of the profiled 1 s: 3 s less to transmit.
     assert idle.byte_budget - slow_cloud.byte_budget == pytest.approx(30_000, abs=RATE * 0.5)
     assert not still_slow.edge_only
+
+
+def test_encode_reports_correct_the_predicted_bytes(tmp_path):
+    """Real class bytes twice the size model's: after a few reports the plans predict the
+    payload at twice the model's class bytes (the closed loop), and say so per class."""
+    from hyperion_msgs.msg import EncodeReport
+
+    domain, _ = domain_pair()
+    env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
+    scheduler = Path(sys.executable).parent / "scheduler"
+    log = (tmp_path / "scheduler.log").open("w")
+    proc = subprocess.Popen(
+        [str(scheduler), "--ros-args", "-p", f"latency_budget_s:={BUDGET_S}",
+         "-p", f"cloud_latency_s:={CLOUD_S}", "-p", "encode_latency_s:=0.0",
+         "-p", "bandwidth_stale_s:=3600.0", "-p", "size_correction_window:=3"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    link = FakeEdgeLink(domain)
+    reports = link.node.create_publisher(EncodeReport, qos.ENCODE_REPORT, qos.result_qos())
+    try:
+        wait_until(lambda: link.scores.get_subscription_count() >= 1
+                   and reports.get_subscription_count() >= 1, 60,
+                   f"the scheduler\n{(tmp_path / 'scheduler.log').read_text()}")
+        before = link.plan_for(0)
+        model = list(before.class_model_bytes)
+        for _ in range(3):
+            reports.publish(EncodeReport(sent=True, class_model_bytes=model,
+                                         class_bytes=[int(2 * b) for b in model]))
+        corrected = None
+        for _ in range(10):  # reports and scores are separate topics: no order between them
+            plan = link.plan_for(0)
+            if plan.predicted_bytes > 1.5 * before.predicted_bytes:
+                corrected = plan
+                break
+    finally:
+        link.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    assert not before.edge_only and len(model) == 3
+    fixed = before.predicted_bytes - sum(model)
+    assert fixed >= 0
+    assert corrected is not None, "plans never showed the correction"
+    twice = 2 * sum(corrected.class_model_bytes) + fixed
+    assert corrected.predicted_bytes == pytest.approx(twice, rel=0.01, abs=2)

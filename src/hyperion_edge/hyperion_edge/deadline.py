@@ -3,7 +3,8 @@
 Each frame (key: ``sequence``, the capture stamp in ns) gets exactly one answer:
 
 - as soon as the edge detections and the cloud answer are both in: **fused**;
-- as soon as the edge detections are in and the plan says edge-only: **edge**, at once;
+- as soon as the edge detections are in and the plan says edge-only, or the encoder
+  reports that nothing was sent (the payload did not fit its budget): **edge**, at once;
 - at the deadline (capture stamp + latency budget, less a small margin for publishing)
   with only the edge detections: **edge**
   ("cloud answer late", or "no plan" when the scheduler never planned the frame);
@@ -52,6 +53,7 @@ class FrameState:
     plan_ns: int = 0
     cloud: Any = None
     cloud_ns: int = 0
+    not_sent: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -171,6 +173,13 @@ class DeadlineTracker:
             frame.plan_ns = now_ns
         return self.on_tick(now_ns)
 
+    def on_not_sent(self, sequence: int, *, reason: str, now_ns: int) -> list[Answer]:
+        """The encoder sent nothing for a frame planned for the cloud: no answer will come."""
+        frame = self._frame(sequence, now_ns)
+        if frame is not None:
+            frame.not_sent = reason or "not sent"
+        return self.on_tick(now_ns)
+
     def on_cloud(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
         """The cloud's answer of a frame arrived; discarded if the frame was answered."""
         if sequence in self._answered:
@@ -189,6 +198,8 @@ class DeadlineTracker:
             return FUSED, ""
         if frame.plan_edge_only:
             return EDGE, frame.plan_reason or "edge-only plan"
+        if frame.not_sent:
+            return EDGE, frame.not_sent
         if late:
             return EDGE, "no plan" if frame.plan_edge_only is None else "cloud answer late"
         return None

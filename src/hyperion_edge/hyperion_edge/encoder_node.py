@@ -6,14 +6,23 @@ oldest evicted and counted: frames the scorer dropped end there) → (worker, qu
 ``queue_depth``) → :func:`hyperion_core.codec.patch_codec.encode_frame` →
 ``/hyperion/encoded`` (EncodedFrame, deadline = capture stamp + the plan's budget).
 Edge-only plans are not encoded: their frame is forgotten at once.
+
+No payload that cannot arrive is sent: a payload larger than the plan's ``byte_budget``
+is not published; the encoder falls to the plan's fallbacks (best first) until one fits,
+and sends nothing when none does. Every offload plan gets one ``/hyperion/encode_report``
+(real bytes per class, which plan was used, sent or not): the scheduler corrects its size
+model from it, and the ensembler answers a frame that was not sent at once.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import numpy as np
 from sensor_msgs.msg import Image
 
-from hyperion_core.codec.patch_codec import ClassEncoding, encode_frame
+from hyperion_core.codec.patch_codec import ClassEncoding, class_segment_bytes, encode_frame
 from hyperion_edge import qos
 from hyperion_edge.image_bridge import image_to_bgr
 from hyperion_edge.join import FrameJoin
@@ -26,7 +35,7 @@ from hyperion_edge.validation import (
     check_plan,
 )
 from hyperion_edge.worker import BoundedWorker
-from hyperion_msgs.msg import EncodedFrame, PatchScores, QualityPlan
+from hyperion_msgs.msg import EncodedFrame, EncodeReport, PatchScores, QualityPlan
 
 #: Bitstream name and version carried in EncodedFrame.codec; the cloud refuses others.
 CODEC = "hyperion-patch-jpeg/1"
@@ -41,6 +50,29 @@ PARAMS = (
 )
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One way to encode a frame: the plan itself (index 0) or fallback ``index``."""
+
+    index: int
+    qualities: bytes
+    class0_downsample: int
+    model_bytes: tuple[float, ...]
+
+
+def candidates(plan: QualityPlan, classes: int) -> list[Candidate]:
+    """The plan and its fallbacks, in the order to try them (plan checked beforehand)."""
+    out = [Candidate(0, bytes(plan.class_quality)[:classes], int(plan.class0_downsample),
+                     tuple(plan.class_model_bytes))]
+    fallback = bytes(plan.fallback_quality)
+    model = list(plan.fallback_model_bytes)
+    for k, downsample in enumerate(bytes(plan.fallback_class0_downsample)):
+        part = slice(k * classes, (k + 1) * classes)
+        out.append(Candidate(k + 1, fallback[part], downsample,
+                             tuple(model[part]) if model else ()))
+    return out
+
+
 class EncoderNode(HyperionNode):
     """Joins frame, class map and plan; encodes on a worker thread."""
 
@@ -52,6 +84,7 @@ class EncoderNode(HyperionNode):
         self._join = FrameJoin(parts=("image", "scores", "plan"), capacity=p["join_capacity"],
                                counters=self.counters)
         self._pub = self.create_publisher(EncodedFrame, qos.ENCODED, qos.result_qos())
+        self._reports = self.create_publisher(EncodeReport, qos.ENCODE_REPORT, qos.result_qos())
         self._worker: BoundedWorker[dict] = BoundedWorker(
             name="encode", handler=self._encode, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"encoding failed: {e}",
@@ -81,33 +114,65 @@ class EncoderNode(HyperionNode):
 
     def _encode(self, parts: dict) -> None:
         image, scores, plan = parts["image"], parts["scores"], parts["plan"]
+        report = EncodeReport(header=plan.header, sequence=plan.sequence,
+                              byte_budget=plan.byte_budget)
         try:
             frame = image_to_bgr(image)
         except ValueError as err:
             self.refuse(err, f"image of frame {plan.sequence}")
+            self._not_sent(report, f"image refused: {err}")
             return
         grid = (int(scores.grid_rows), int(scores.grid_cols))
         classes = np.frombuffer(scores.classes, np.uint8)
-        qualities = bytes(plan.class_quality)
         try:
             check_patch_scores(scores)
             check_frame_matches(scores, frame.shape)
             check_plan(plan, num_classes=int(scores.num_classes))
         except InvalidMessage as err:
             self.refuse(err, f"frame {plan.sequence}")
+            self._not_sent(report, f"input refused: {err}")
             return
-        encodings = tuple(
-            ClassEncoding(quality=q, downsample=plan.class0_downsample if c == 0 else 1)
-            for c, q in enumerate(qualities))
-        payload = encode_frame(frame, classes.reshape(grid), encodings,
-                               patch_size=int(scores.patch_size))
-        msg = EncodedFrame(header=image.header, sequence=plan.sequence,
-                           frame_width=frame.shape[1], frame_height=frame.shape[0],
+        start = time.perf_counter()
+        payload = b""
+        for candidate in candidates(plan, int(scores.num_classes)):
+            encodings = tuple(
+                ClassEncoding(quality=q, downsample=candidate.class0_downsample if c == 0 else 1)
+                for c, q in enumerate(candidate.qualities))
+            payload = encode_frame(frame, classes.reshape(grid), encodings,
+                                   patch_size=int(scores.patch_size))
+            report.encodes += 1
+            report.plan_index = candidate.index
+            report.class_quality = candidate.qualities
+            report.class0_downsample = candidate.class0_downsample
+            report.class_bytes = list(class_segment_bytes(payload))
+            report.class_model_bytes = list(candidate.model_bytes)
+            report.payload_bytes = len(payload)
+            if len(payload) <= plan.byte_budget:
+                break
+        if report.encodes > 1:
+            self.counters.add("fallback_encodes", report.encodes - 1)
+        report.encode_s = time.perf_counter() - start
+        if len(payload) > plan.byte_budget:
+            self.counters.add("frames_over_budget")
+            self._not_sent(report, f"payload {len(payload)} B over budget {plan.byte_budget} B")
+            return
+        report.sent = True
+        self._send(image.header, plan, scores, report, payload)
+        self._reports.publish(report)
+
+    def _not_sent(self, report: EncodeReport, reason: str) -> None:
+        report.sent, report.reason = False, reason
+        self._reports.publish(report)
+
+    def _send(self, header: object, plan: QualityPlan, scores: PatchScores,
+              report: EncodeReport, payload: bytes) -> None:
+        msg = EncodedFrame(header=header, sequence=plan.sequence,
+                           frame_width=scores.frame_width, frame_height=scores.frame_height,
                            source_encoding="bgr8", patch_size=scores.patch_size,
-                           grid_rows=grid[0], grid_cols=grid[1], codec=CODEC)
-        msg.classes = classes.tobytes()
-        msg.class_quality = qualities
-        msg.class0_downsample = plan.class0_downsample
+                           grid_rows=scores.grid_rows, grid_cols=scores.grid_cols, codec=CODEC)
+        msg.classes = np.frombuffer(scores.classes, np.uint8).tobytes()
+        msg.class_quality = report.class_quality
+        msg.class0_downsample = report.class0_downsample
         msg.payload = payload
         msg.encoded_stamp = self.now_msg()
         msg.deadline = ns_to_stamp(plan.sequence + int(plan.latency_budget_s * 1e9))

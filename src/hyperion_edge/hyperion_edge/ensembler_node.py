@@ -1,9 +1,10 @@
 """ensembler: exactly one answer per frame on ``/hyperion/detections``, by its deadline.
 
 Inputs, joined by sequence: ``/hyperion/edge/detections``, ``/hyperion/patch_scores``
-(receipt time only), ``/hyperion/plan``, ``/hyperion/cloud/detections``. When to answer is
+(receipt time only), ``/hyperion/plan``, ``/hyperion/encode_report`` (only whether the
+frame was sent), ``/hyperion/cloud/detections``. When to answer is
 decided by :class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors
-answered; edge at once for edge-only plans; edge at the deadline = capture stamp +
+answered; edge at once for edge-only plans and for frames the encoder did not send; edge at the deadline = capture stamp +
 ``latency_budget_s`` otherwise; late cloud answers discarded and counted; over
 ``capacity``, the oldest waiting frame answered at once). Fusion is
 paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`). Each answer is a
@@ -39,7 +40,13 @@ from hyperion_edge.deadline import CLOUD, EDGE, FUSED, Answer, DeadlineTracker
 from hyperion_edge.detection_bridge import BoxList, from_detection_array, to_detection_array
 from hyperion_edge.params import ParameterError, ParamSpec
 from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
-from hyperion_msgs.msg import CloudDetections, FrameTiming, PatchScores, QualityPlan
+from hyperion_msgs.msg import (
+    CloudDetections,
+    EncodeReport,
+    FrameTiming,
+    PatchScores,
+    QualityPlan,
+)
 
 SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
            FUSED: FrameTiming.SOURCE_FUSED}
@@ -108,6 +115,8 @@ class EnsemblerNode(HyperionNode):
         self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores,
                                  qos.result_qos())
         self.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
+        self.create_subscription(EncodeReport, qos.ENCODE_REPORT, self._on_report,
+                                 qos.result_qos())
         self.create_subscription(CloudDetections, qos.CLOUD_DETECTIONS, self._on_cloud,
                                  qos.result_qos())
         self.create_timer(p["tick_period_s"], lambda: self._emit(self._tracker.on_tick(
@@ -122,6 +131,11 @@ class EnsemblerNode(HyperionNode):
     def _on_plan(self, msg: QualityPlan) -> None:
         self._emit(self._tracker.on_plan(msg.sequence, edge_only=msg.edge_only,
                                          reason=msg.reason, now_ns=self.now_ns(), plan=msg))
+
+    def _on_report(self, msg: EncodeReport) -> None:
+        if not msg.sent:
+            self._emit(self._tracker.on_not_sent(msg.sequence, reason=msg.reason,
+                                                 now_ns=self.now_ns()))
 
     def _on_cloud(self, msg: CloudDetections) -> None:
         before = self._tracker.counts["cloud_late_discarded"]

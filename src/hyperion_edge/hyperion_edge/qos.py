@@ -9,7 +9,8 @@ Why each choice (README table mirrors this module):
   frames between processes (fragments are lost and never repaired), so best effort is for
   small images or intra-process use only. Publisher and subscribers must agree: a
   best-effort publisher never matches a reliable subscriber.
-- Per-frame results (detections, scores, plans, encoded frames, timing, cloud answers):
+- Per-frame results (detections, scores, plans, encoded frames, encode reports, timing,
+  cloud answers):
   reliable, volatile, keep-last 10. Every frame needs exactly one answer, so these must
   not be lost; 10 frames of slack absorbs a slow consumer for a second at 10 fps.
 - The POI map image is for viewing: keep-last 1, best effort (small, loss is harmless).
@@ -36,6 +37,8 @@ PATCH_SCORES = "/hyperion/patch_scores"
 POI_MAP = "/hyperion/poi_map"
 PLAN = "/hyperion/plan"
 ENCODED = "/hyperion/encoded"
+#: What the encoder produced for each offload plan (real bytes per class, sent or not).
+ENCODE_REPORT = "/hyperion/encode_report"
 LINK_STATS = "/hyperion/link/stats"
 CLOUD_DETECTIONS = "/hyperion/cloud/detections"
 DETECTIONS = "/hyperion/detections"

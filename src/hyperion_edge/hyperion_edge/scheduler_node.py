@@ -26,6 +26,14 @@ of each frame waiting for its own deadline:
 - no LinkStats for ``bandwidth_stale_s`` (edge_link gone): "link stats stale".
 
 Recovery needs new samples; edge_link sends small probes while its estimate is 0.
+
+Sizes are a closed loop: the encoder reports the real bytes of every class it encoded
+(``/hyperion/encode_report``), and each class's predicted bytes are scaled by the median
+real/predicted ratio of the last ``size_correction_window`` frames
+(:class:`hyperion_core.schedule.size_table.SizeCorrection`). Every plan carries fallback
+plans under smaller budgets, which the encoder falls to when a real payload does not fit.
+The byte price (accuracy per MB a byte must buy, ``byte_price``) defaults to the one
+chosen on the profile's own profiling frames.
 """
 
 from __future__ import annotations
@@ -36,18 +44,21 @@ from pathlib import Path
 import numpy as np
 
 import hyperion_core
-from hyperion_core.schedule.knapsack import SchedulerConfig, TransmissionScheduler
-from hyperion_core.schedule.profiles import (
-    AccuracyProfile,
-    FitStats,
-    SizeProfile,
-    load_profiles,
-)
+from hyperion_core.schedule.knapsack import Plan, SchedulerConfig, TransmissionScheduler
+from hyperion_core.schedule.profile_file import Profiles, read_profiles
+from hyperion_core.schedule.profiles import AccuracyProfile, FitStats, SizeProfile
+from hyperion_core.schedule.size_table import SizeCorrection
 from hyperion_edge import qos
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
 from hyperion_edge.validation import InvalidMessage, check_patch_scores
-from hyperion_msgs.msg import CloudDetections, LinkStats, PatchScores, QualityPlan
+from hyperion_msgs.msg import (
+    CloudDetections,
+    EncodeReport,
+    LinkStats,
+    PatchScores,
+    QualityPlan,
+)
 
 #: Wobble of a republished sample's stamp (edge_link converts monotonic to node time).
 SAMPLE_JITTER_NS = 1_000_000
@@ -82,13 +93,20 @@ PARAMS = (
               description="sent bytes without a throughput sample for this long: the "
                           "link is stalled, bandwidth 0 [s]"),
     ParamSpec(name="size_safety", default=-1.0, low=-1.0, high=1.0,
-              description="plan with predicted bytes x (1 + this), since Eq. 3 under-"
-                          "predicts large JPEGs; -1 (any negative) = the profile's p95 "
-                          "under-prediction, 0 for the built-in prior [fraction]"),
+              description="plan with predicted bytes x (1 + this); -1 (any negative) = "
+                          "the profile's p95 under-prediction, 0 for the built-in prior "
+                          "[fraction]"),
+    ParamSpec(name="byte_price", default=-1.0, low=-1.0, high=1000.0,
+              description="accuracy (0-1 scale) one MB of payload must buy; 0 = fill the "
+                          "budget (the paper); -1 (any negative) = the profile's price, "
+                          "chosen on its profiling frames [1/MB]"),
+    ParamSpec(name="size_correction_window", default=5, low=0, high=1000,
+              description="predicted class bytes are scaled by the median real/predicted "
+                          "ratio of this many recent encodes; 0 = no correction [frames]"),
 )
 
 
-def prior_profiles(num_classes: int) -> tuple[SizeProfile, AccuracyProfile]:
+def prior_profiles(num_classes: int) -> Profiles:
     """Profiles used without a fitted file (K classes, no downsampling).
 
     Size: vtest 4K mosaics at one quality for all patches measured 0.29 MB at q10 and
@@ -100,8 +118,8 @@ def prior_profiles(num_classes: int) -> tuple[SizeProfile, AccuracyProfile]:
     stats = FitStats(r=float("nan"), r2=float("nan"), n=0, rmse=float("nan"))
     total = sum(range(1, num_classes + 1))
     weights = {(c, 1): 2.0e-3 * (c + 1) / total for c in range(num_classes)}
-    return (SizeProfile(alpha={1: 8.9e-4}, beta=2.8e-3, stats=stats),
-            AccuracyProfile(weights=weights, bias=0.80, stats=stats))
+    return Profiles(size=SizeProfile(alpha={1: 8.9e-4}, beta=2.8e-3, stats=stats),
+                    accuracy=AccuracyProfile(weights=weights, bias=0.80, stats=stats))
 
 
 class SchedulerNode(HyperionNode):
@@ -120,11 +138,14 @@ class SchedulerNode(HyperionNode):
         self._unacked_since_ns: int | None = None
         self._stats_ns = 0
         self._schedulers: dict[int, TransmissionScheduler] = {}
+        self._corrections: dict[int, SizeCorrection] = {}
         self._file = p["profiles_file"]
         self._pub = self.create_publisher(QualityPlan, qos.PLAN, qos.result_qos())
         self.create_subscription(LinkStats, qos.LINK_STATS, self._on_stats,
                                  qos.latest_state_qos())
         self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores,
+                                 qos.result_qos())
+        self.create_subscription(EncodeReport, qos.ENCODE_REPORT, self._on_report,
                                  qos.result_qos())
         self._cloud_times: deque[float] = deque(maxlen=max(p["cloud_latency_window"], 1))
         if p["cloud_latency_window"] > 0:
@@ -144,21 +165,40 @@ class SchedulerNode(HyperionNode):
     def _scheduler(self, classes: int) -> TransmissionScheduler:
         if classes not in self._schedulers:
             if self._file:
-                size, accuracy = load_profiles(Path(self._file))
+                profiles = read_profiles(Path(self._file))
             elif classes == SHIPPED_PROFILE_CLASSES:
-                # Fitted by `hyperion profile` on the embedded clip; carries the size fit's
-                # error quantiles, so the scheduler plans with a measured safety margin.
-                size, accuracy = load_profiles(SHIPPED_PROFILES)
+                # Fitted by `hyperion profile` on the embedded clip (see its provenance).
+                profiles = read_profiles(SHIPPED_PROFILES)
             else:
-                size, accuracy = prior_profiles(classes)
-            config = SchedulerConfig(qualities=tuple(self.p["qualities"]),
-                                     budget_s=self.p["latency_budget_s"],
-                                     size_grid=self.p["size_grid"],
-                                     size_safety=None if self.p["size_safety"] < 0
-                                     else self.p["size_safety"])
+                profiles = prior_profiles(classes)
+            p = self.p
+            config = SchedulerConfig(
+                qualities=tuple(p["qualities"]), budget_s=p["latency_budget_s"],
+                size_grid=p["size_grid"],
+                size_safety=None if p["size_safety"] < 0 else p["size_safety"],
+                byte_price=profiles.byte_price if p["byte_price"] < 0 else p["byte_price"],
+                edge_accuracy=profiles.edge_accuracy)
             self._schedulers[classes] = TransmissionScheduler(
-                size_profile=size, accuracy_profile=accuracy, config=config)
+                size_profile=profiles.size, accuracy_profile=profiles.accuracy, config=config)
+            self._corrections[classes] = SizeCorrection(
+                classes=classes, window=p["size_correction_window"])
         return self._schedulers[classes]
+
+    def _on_report(self, msg: EncodeReport) -> None:
+        """Real bytes per class of an encoded frame: the size correction's measurement."""
+        real = np.asarray(msg.class_bytes, np.float64)
+        model = np.asarray(msg.class_model_bytes, np.float64)
+        correction = self._corrections.get(len(real))
+        if correction is None or len(model) != len(real):
+            self.skip("reports_unmatched", f"encode report of frame {msg.sequence} has "
+                      f"{len(real)} classes and {len(model)} model sizes; ignored")
+            return
+        try:
+            correction.add(predicted=model, real=real)
+        except ValueError as err:
+            self.refuse(err, f"encode report of frame {msg.sequence}")
+            return
+        self.counters.add("reports")
 
     def _on_stats(self, msg: LinkStats) -> None:
         newest = stamp_ns(msg.transfer_stamps[-1]) if msg.transfer_stamps else 0
@@ -222,19 +262,19 @@ class SchedulerNode(HyperionNode):
                            cloud_latency_s=t_cloud, queue_wait_s=queue_wait_s)
         plan.class_share = [float(s) for s in shares]
         if bandwidth is not None:
-            decided = self._scheduler(int(msg.num_classes)).plan(
+            classes_k = int(msg.num_classes)
+            scheduler = self._scheduler(classes_k)
+            decided = scheduler.plan(
                 shares=shares, raw_bytes=msg.frame_width * msg.frame_height * 3,
-                t_edge_s=t_edge, t_cloud_s=t_cloud,
-                bandwidth_bytes_per_s=bandwidth)
+                t_edge_s=t_edge, t_cloud_s=t_cloud, bandwidth_bytes_per_s=bandwidth,
+                size_correction=self._corrections[classes_k].factors())
             plan.bandwidth_estimate_bps = bandwidth * 8.0
             plan.byte_budget = int(max(decided.byte_budget, 0.0))
+            plan.byte_price = scheduler.config.byte_price
             if decided.edge_only:
-                reason = f"nothing fits {plan.byte_budget} B"
+                reason = decided.reason
             else:
-                plan.class_quality = bytes(decided.qualities)
-                plan.class0_downsample = decided.downsample[0]
-                plan.predicted_bytes = int(decided.predicted_bytes)
-                plan.predicted_accuracy = float(decided.predicted_accuracy)
+                fill_plan(plan, decided)
         plan.edge_only = not plan.class_quality
         plan.reason = reason if plan.edge_only else ""
         if plan.edge_only:
@@ -244,6 +284,19 @@ class SchedulerNode(HyperionNode):
                 self.counters.add("plans_link_stalled")
         self._pub.publish(plan)
         self.counters.add("plans")
+
+
+def fill_plan(msg: QualityPlan, plan: Plan) -> None:
+    """Copy an offload plan and its fallbacks into ``msg`` (see QualityPlan.msg)."""
+    msg.class_quality = bytes(plan.qualities)
+    msg.class0_downsample = plan.downsample[0]
+    msg.predicted_bytes = int(plan.predicted_bytes)
+    msg.predicted_accuracy = float(plan.predicted_accuracy)
+    msg.class_model_bytes = [float(b) for b in plan.class_bytes]
+    msg.fallback_quality = bytes(q for f in plan.fallbacks for q in f.qualities)
+    msg.fallback_class0_downsample = bytes(f.downsample[0] for f in plan.fallbacks)
+    msg.fallback_model_bytes = [float(b) for f in plan.fallbacks for b in f.class_bytes]
+    msg.fallback_predicted_bytes = [int(f.predicted_bytes) for f in plan.fallbacks]
 
 
 def main(args: list[str] | None = None) -> int:

@@ -247,6 +247,21 @@ def check_plan(msg: object, *, num_classes: int) -> None:
         raise InvalidMessage("plan", f"qualities {list(qualities)} for {num_classes} classes")
     if int(msg.class0_downsample) not in (1, 2, 4):
         raise InvalidMessage("plan", f"class0_downsample {msg.class0_downsample} not 1, 2 or 4")
+    if len(msg.class_model_bytes) not in (0, num_classes):
+        raise InvalidMessage("plan", f"{len(msg.class_model_bytes)} class_model_bytes for "
+                                     f"{num_classes} classes")
+    count = len(msg.fallback_class0_downsample)
+    fallback = bytes(msg.fallback_quality)
+    if (len(fallback) != count * num_classes or len(msg.fallback_predicted_bytes) != count
+            or len(msg.fallback_model_bytes) not in (0, count * num_classes)):
+        raise InvalidMessage("plan", f"fallback arrays disagree: {len(fallback)} qualities, "
+                                     f"{count} downsampling factors, "
+                                     f"{len(msg.fallback_predicted_bytes)} sizes, "
+                                     f"{num_classes} classes")
+    if not all(1 <= q <= 100 for q in fallback) or not all(
+            d in (1, 2, 4) for d in bytes(msg.fallback_class0_downsample)):
+        raise InvalidMessage("plan", "fallback quality outside [1, 100] or downsampling not "
+                                     "1, 2 or 4")
 
 
 def decode_encoded_frame(

@@ -203,3 +203,107 @@ def test_margin_override_and_validation():
     assert safe.predicted_bytes < bare.predicted_bytes
     assert safe.planned_bytes == pytest.approx(1.3 * safe.predicted_bytes)
     assert safe.planned_bytes <= safe.byte_budget
+
+
+def _tables(rng):
+    """Random per-class size tables (increasing in quality) and monotone accuracy tables."""
+    from hyperion_core.schedule.accuracy_table import ShareAccuracy
+    from hyperion_core.schedule.size_table import SizeTable
+
+    ratios = {(c, 1): tuple(np.cumsum(rng.uniform(1e-3, 2e-2, len(QUALITIES))))
+              for c in range(3)}
+    ratios[(0, 4)] = tuple(np.asarray(ratios[(0, 1)]) / 8)
+    gains = {(c, 1): tuple(np.concatenate([[0.0], np.cumsum(rng.uniform(0, 0.1, 4))]))
+             for c in range(3)}
+    gains[(0, 4)] = tuple(np.asarray(gains[(0, 1)]) - rng.uniform(0, 0.05))
+    return (SizeTable(qualities=QUALITIES, ratios=ratios, beta=float(rng.uniform(0, 0.003))),
+            ShareAccuracy(knots=QUALITIES, tables=gains, bias=0.4, stats=STATS))
+
+
+def _brute_net(size, acc, shares, raw, budget, options, *, price, correction):
+    """Best net value ``Â − λ·Ŝ`` (and its plan) over plans whose corrected bytes fit."""
+    best = None
+    for combo in itertools.product(*options):
+        q = tuple(o[0] for o in combo)
+        d = tuple(o[1] for o in combo)
+        per_class = size.class_bytes(raw_bytes=raw, shares=shares, qualities=q, downsample=d)
+        nbytes = float((per_class * correction).sum()) + size.fixed_bytes(raw)
+        if nbytes <= budget:
+            value = acc.predict(np.array(q), np.array(d), shares=shares) - price * nbytes / 1e6
+            if best is None or value > best[0]:
+                best = (value, q, d, nbytes)
+    return best
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), bandwidth=st.floats(1e3, 3e6),
+       price=st.sampled_from([0.0, 0.05, 0.5, 5.0]),
+       edge=st.sampled_from([None, 0.3, 0.45]))
+def test_table_models_with_price_and_correction_match_brute_force(seed, bandwidth, price, edge):
+    rng = np.random.default_rng(seed)
+    size, acc = _tables(rng)
+    shares = rng.dirichlet([5, 3, 1])
+    correction = rng.uniform(0.6, 1.6, 3)
+    raw = 2_000_000
+    config = SchedulerConfig(qualities=QUALITIES, class0_downsample=(1, 4), size_safety=0.0,
+                             byte_price=price, edge_accuracy=edge)
+    sched = TransmissionScheduler(size_profile=size, accuracy_profile=acc, config=config)
+    plan = sched.plan(shares=shares, raw_bytes=raw, t_edge_s=0.1, t_cloud_s=0.1,
+                      bandwidth_bytes_per_s=bandwidth, size_correction=correction)
+    budget = 0.2 * bandwidth
+    options = [[(q, d) for d in (1, 4) for q in QUALITIES]] + [[(q, 1) for q in QUALITIES]] * 2
+    exact = _brute_net(size, acc, shares, raw, budget, options, price=price,
+                       correction=correction)
+    unit = (budget - size.fixed_bytes(raw)) / config.size_grid
+    shrunk = _brute_net(size, acc, shares, raw, budget - 3 * unit, options, price=price,
+                        correction=correction)
+    worth = exact is not None and (edge is None or exact[0] > edge)
+    if not worth:
+        assert plan.edge_only
+        return
+    if plan.edge_only:  # only rounding may lose a plan: the shrunk budget has none worth it
+        assert shrunk is None or (edge is not None and shrunk[0] <= edge)
+        return
+    net = plan.predicted_accuracy - price * plan.predicted_bytes / 1e6
+    assert net <= exact[0] + 1e-9
+    if shrunk is not None:
+        assert net >= shrunk[0] - 1e-9
+    assert plan.predicted_bytes <= budget * (1 + 1e-9)
+    model = size.class_bytes(raw_bytes=raw, shares=shares, qualities=plan.qualities,
+                             downsample=plan.downsample)
+    assert plan.class_bytes == pytest.approx(tuple(model))
+    assert plan.predicted_bytes == pytest.approx((model * correction).sum() + size.fixed_bytes(raw))
+    last = plan
+    for fallback in plan.fallbacks:
+        assert fallback.predicted_bytes < last.predicted_bytes
+        assert not fallback.fallbacks and fallback.byte_budget == plan.byte_budget
+        last = fallback
+
+
+def test_a_price_stops_buying_bytes_that_buy_nothing():
+    from hyperion_core.schedule.accuracy_table import ShareAccuracy
+    from hyperion_core.schedule.size_table import SizeTable
+
+    # Accuracy saturates at q50 for every class; bytes keep growing.
+    size = SizeTable(qualities=QUALITIES, ratios={(c, 1): (0.01, 0.02, 0.04, 0.08, 0.16)
+                                                  for c in range(3)}, beta=0.0)
+    acc = ShareAccuracy(knots=QUALITIES, tables={(c, 1): (0.0, 0.2, 0.3, 0.3, 0.3)
+                                                 for c in range(3)}, bias=0.5, stats=STATS)
+    args = dict(shares=np.array([0.5, 0.3, 0.2]), raw_bytes=10_000_000, t_edge_s=0.1,
+                t_cloud_s=0.1, bandwidth_bytes_per_s=1e9)
+
+    def plan(price, edge=None):
+        config = SchedulerConfig(qualities=QUALITIES, size_safety=0.0, byte_price=price,
+                                 edge_accuracy=edge)
+        return TransmissionScheduler(size_profile=size, accuracy_profile=acc,
+                                     config=config).plan(**args)
+
+    # No price: ties between q50..q90 are broken by the DP, bytes are free to fill.
+    assert plan(0.0).predicted_accuracy == pytest.approx(0.8)
+    priced = plan(0.01)
+    assert priced.qualities == (50, 50, 50)
+    assert priced.predicted_bytes == pytest.approx(0.04 * 10_000_000)
+    # 400 kB at 0.01 per MB costs 0.004: worth it against an edge at 0.79, not at 0.797.
+    assert not plan(0.01, edge=0.79).edge_only
+    refused = plan(0.01, edge=0.797)
+    assert refused.edge_only and refused.reason == "offload not worth its bytes"

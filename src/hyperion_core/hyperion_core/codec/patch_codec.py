@@ -190,6 +190,26 @@ def encode_frame(
     return b"".join(parts)
 
 
+def class_segment_bytes(payload: bytes) -> tuple[int, ...]:
+    """Bytes of each class's JPEG segment, read from the header alone (no decoding).
+
+    This is what each class cost on the wire, the measurement the scheduler's size
+    correction learns from.
+
+    Raises:
+        CodecError: not a complete patch-codec header.
+    """
+    view = memoryview(payload)
+    try:
+        magic, version, *_, k = _HEADER.unpack_from(view)
+        if magic != MAGIC or version != VERSION:
+            raise CodecError(f"not a patch-codec v{VERSION} payload (magic {bytes(magic)!r})")
+        return tuple(_CLASS.unpack_from(view, _HEADER.size + i * _CLASS.size)[2]
+                     for i in range(k))
+    except struct.error as exc:
+        raise CodecError(f"truncated header: {exc}") from exc
+
+
 def _parse(payload: bytes) -> tuple[tuple[int, ...], list[ClassEncoding], np.ndarray, list[bytes]]:
     view = memoryview(payload)
     try:

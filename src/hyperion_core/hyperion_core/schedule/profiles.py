@@ -111,6 +111,28 @@ class SizeProfile:
     stats: FitStats
     relative_error: RelativeErrors | None = None
 
+    def supports(self, cls: int, quality: int, downsample: int) -> bool:
+        """Whether this profile can predict class ``cls`` at ``(quality, downsample)``."""
+        return int(downsample) in self.alpha
+
+    def option_bytes(
+        self, *, raw_bytes: float, shares: np.ndarray, quality: np.ndarray, downsample: np.ndarray
+    ) -> np.ndarray:
+        """``(K, O)`` bytes ``S0·α_d·p_c·q`` of class ``c`` sent at option ``o``.
+
+        Args:
+            raw_bytes: ``S0``.
+            shares: ``(K,)`` class shares.
+            quality: ``(K, O)`` JPEG quality of each option.
+            downsample: ``(K, O)`` downsampling factor of each option.
+        """
+        slopes = np.vectorize(lambda d: self.alpha[int(d)], otypes=[np.float64])(downsample)
+        return raw_bytes * np.asarray(shares, np.float64)[:, None] * slopes * quality
+
+    def fixed_bytes(self, raw_bytes: float) -> float:
+        """Bytes of every payload whatever its qualities: ``S0·β``."""
+        return raw_bytes * self.beta
+
     def ratio(self, shares: np.ndarray, qualities: np.ndarray, downsample: np.ndarray) -> float:
         """Predicted compressed/raw ratio for one configuration (arrays of length K)."""
         slopes = np.array([self.alpha[int(d)] for d in downsample])
@@ -136,6 +158,20 @@ class AccuracyProfile:
     weights: dict[tuple[int, int], float]
     bias: float
     stats: FitStats = field(compare=False)
+
+    def supports(self, cls: int, quality: int, downsample: int) -> bool:
+        """Whether this profile can predict class ``cls`` at ``(quality, downsample)``."""
+        return (int(cls), int(downsample)) in self.weights
+
+    def option_gain(
+        self, *, shares: np.ndarray, quality: np.ndarray, downsample: np.ndarray
+    ) -> np.ndarray:
+        """``(K, O)`` accuracy term ``w_{c,d}·q`` of class ``c`` at option ``o`` (no shares:
+        the paper's Eq. 4 ignores how much of the frame a class covers)."""
+        rows = np.arange(quality.shape[0])[:, None].repeat(quality.shape[1], axis=1)
+        weight = np.vectorize(lambda c, d: self.weights[(int(c), int(d))],
+                              otypes=[np.float64])(rows, downsample)
+        return weight * quality
 
     def predict(self, qualities: np.ndarray, downsample: np.ndarray | None = None) -> float:
         """``Â(q)`` for one configuration; ``downsample`` defaults to all ones."""
