@@ -99,6 +99,20 @@ def test_agrees_with_cocoeval_and_max_dets():
     assert dense["AP50"] == pytest.approx(1.0) and capped["AP50"] < 0.7
 
 
+def test_crowd_regions_are_ignored_not_missed():
+    # GT: two people and one ignore region. A detection on the ignore region is neither a
+    # hit nor a false positive; the region itself is never a miss.
+    gt = _det([GT[0], GT[1], [400, 400, 480, 480]])
+    crowd = [np.array([False, False, True])]
+    on_crowd = _det([[405, 405, 470, 470], GT[0], GT[1]], [0.95, 0.9, 0.8])
+    assert coco_ap([gt], [on_crowd], crowd=crowd)["AP50"] == pytest.approx(1.0)
+    # Without the flag the region is a person never found and the detection a hit on it.
+    assert coco_ap([gt], [_det(GT[:2], [0.9, 0.8])])["AP50"] < 0.7
+    assert coco_ap([gt], [_det(GT[:2], [0.9, 0.8])], crowd=crowd)["AP50"] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        coco_ap([gt], [on_crowd], crowd=[np.array([True])])
+
+
 def test_latency_metrics():
     measured = np.array([0.3, 0.4, 0.5, 0.8])
     np.testing.assert_allclose(latency_deviation_rate(measured, 0.4), [-0.25, 0.0, 0.25, 1.0])

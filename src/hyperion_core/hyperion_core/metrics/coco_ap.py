@@ -31,11 +31,16 @@ def _coco(images: int, categories: list[int], annotations: list[dict]):
     return coco
 
 
-def _annotations(frames: Sequence[Detections], with_scores: bool) -> list[dict]:
+def _annotations(frames: Sequence[Detections], with_scores: bool,
+                 crowd: Sequence[np.ndarray] | None = None) -> list[dict]:
     out = []
     for image_id, det in enumerate(frames):
-        for box, score, label in zip(
-            det.boxes.tolist(), det.scores.tolist(), det.labels.tolist(), strict=False
+        flags = np.zeros(len(det), bool) if crowd is None else np.asarray(crowd[image_id], bool)
+        if flags.shape != (len(det),):
+            raise ValueError(f"frame {image_id}: {flags.shape} crowd flags for {len(det)} boxes")
+        for box, score, label, is_crowd in zip(
+            det.boxes.tolist(), det.scores.tolist(), det.labels.tolist(), flags.tolist(),
+            strict=True,
         ):
             w, h = box[2] - box[0], box[3] - box[1]
             entry = {
@@ -44,7 +49,7 @@ def _annotations(frames: Sequence[Detections], with_scores: bool) -> list[dict]:
                 "category_id": int(label),
                 "bbox": [box[0], box[1], w, h],
                 "area": w * h,
-                "iscrowd": 0,
+                "iscrowd": int(is_crowd),
             }
             if with_scores:
                 entry["score"] = float(score)
@@ -53,7 +58,8 @@ def _annotations(frames: Sequence[Detections], with_scores: bool) -> list[dict]:
 
 
 def coco_ap(
-    ground_truth: Sequence[Detections], detections: Sequence[Detections], *, max_dets: int = 500
+    ground_truth: Sequence[Detections], detections: Sequence[Detections], *, max_dets: int = 500,
+    crowd: Sequence[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """COCO ``AP`` (IoU .50:.95) and ``AP50`` over a set of frames.
 
@@ -61,6 +67,9 @@ def coco_ap(
         ground_truth: per frame, boxes xyxy in frame pixels and labels (scores ignored).
         detections: per frame, same order and units, with scores.
         max_dets: detections kept per frame, highest scores first.
+        crowd: per frame, a boolean per ground-truth box: ``True`` marks an ignore region
+            (COCO ``iscrowd``: detections on it count neither as hits nor as false
+            positives, and it is never a miss). ``None``: no ignore regions.
 
     Returns:
         ``{"AP": …, "AP50": …}`` in [0, 1]; NaN when there is no ground truth at all.
@@ -73,7 +82,7 @@ def coco_ap(
     for frame in (*ground_truth, *detections):
         labels.update(int(v) for v in frame.labels.tolist())
     categories = sorted(labels) or [1]
-    gt = _coco(len(ground_truth), categories, _annotations(ground_truth, False))
+    gt = _coco(len(ground_truth), categories, _annotations(ground_truth, False, crowd))
     dt = _coco(len(detections), categories, _annotations(detections, True))
     evaluator = COCOeval(gt, dt, iouType="bbox")
     evaluator.params.maxDets = [1, 10, max_dets]
