@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Hyperion needs in ./.venv on a Debian/Ubuntu machine without ROS:
 # Debian packages, ROS 2 Kilted from PyPI wheels, the interface packages (vision_msgs where
-# the system has none, hyperion_msgs), and the project's own packages.
+# the system has none, hyperion_msgs), the project's own packages, and the detector models
+# converted from TF.js (NanoDet, CenterNet).
 #
 # Idempotent: each step records a hash of its inputs under .venv/.hyperion/ and is skipped
 # while they are unchanged, so a re-run with everything present takes a few seconds.
@@ -32,6 +33,8 @@ mark_current() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
 # cmake/g++: interface builds. opencv-doc: the embedded
 # surveillance clip. iproute2: network namespaces for trace-shaped links.
 apt_packages=(cmake g++ make opencv-doc iproute2)
+# nodejs/npm: `npm pack` fetches the detector models' package (step 7); any npm on PATH will do.
+command -v npm >/dev/null || apt_packages+=(nodejs npm)
 python_for_venv=$(command -v python3.11 || command -v python3 || true)
 if [[ $python_for_venv == /usr/bin/* ]]; then
   apt_packages+=(python3-venv python3-dev)
@@ -124,4 +127,11 @@ if ! is_current packages "$key"; then
   rm -rf "$ROOT"/src/*/build
   mark_current packages "$key"
 fi
+# --- 7. Detector models ------------------------------------------------------------------
+# NanoDet and CenterNet from the pinned npm package, SHA-512-checked and converted to ONNX in
+# $HYPERION_MODEL_DIR or $VENV/share/hyperion/models (first run: about a minute). The record
+# next to each model (<name>.onnx.json: converter fingerprint, tarball integrity, file hash)
+# is this step's stamp, checked by the installer itself in a fraction of a second, so a
+# changed converter or a deleted model is redone and nothing else is.
+"$PY" -m hyperion_core.models.tfjs.install || { log "installing the detector models failed"; exit 1; }
 log "ready: $VENV"

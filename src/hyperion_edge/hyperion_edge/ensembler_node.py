@@ -2,11 +2,11 @@
 
 Inputs, joined by sequence: ``/hyperion/edge/detections``, ``/hyperion/patch_scores``
 (receipt time only), ``/hyperion/plan``, ``/hyperion/encode_report`` (only whether the
-frame was sent), ``/hyperion/cloud/detections``. When to answer is
-decided by :class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors
-answered; edge at once for edge-only plans and for frames the encoder did not send; edge at the deadline = capture stamp +
-``latency_budget_s`` otherwise; late cloud answers discarded and counted; over
-``capacity``, the oldest waiting frame answered at once). Fusion is
+frame was sent), ``/hyperion/cloud/detections``. When to answer is decided by
+:class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors answered;
+edge at once for edge-only plans and for frames the encoder did not send; edge at the
+deadline = capture stamp + ``latency_budget_s`` otherwise; late cloud answers discarded
+and counted; over ``capacity``, the oldest waiting frame answered at once). Fusion is
 paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`). Each answer is a
 ``Detection2DArray`` with the capture header, plus one FrameTiming on ``/hyperion/timing``.
 

@@ -93,6 +93,15 @@ def test_hand_fusion():
     assert len(empty) == 0
     with pytest.raises(ValueError):
         ensemble(edge, cloud, EnsembleConfig(cloud_weight=1.5))
+    # Weighted box fusion's two-model rule: unmatched boxes keep half their confidence,
+    # the fused box its weighted mean.
+    wbf = ensemble(edge, cloud, EnsembleConfig(cloud_weight=0.5, unmatched_scale=0.5))
+    found = sorted((round(float(b[0]), 2), int(lab), round(float(s), 6))
+                   for b, s, lab in zip(wbf.boxes, wbf.scores, wbf.labels, strict=True))
+    assert found == [(0.5, 1, 0.7), (100.0, 1, 0.45), (100.0, 2, 0.25), (200.0, 1, 0.1),
+                     (300.0, 1, 0.35)]
+    with pytest.raises(ValueError):
+        ensemble(edge, cloud, EnsembleConfig(unmatched_scale=1.5))
 
 
 def test_matching_is_greedy_one_to_one():

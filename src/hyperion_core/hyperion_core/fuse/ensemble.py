@@ -40,6 +40,10 @@ class EnsembleConfig:
         unmatched: policy for single-model boxes.
         edge_min_score: unmatched edge boxes below this are dropped under KEEP_BOTH.
         nms_iou: IoU above which NMS suppresses a same-class box.
+        unmatched_scale: the scores of kept unmatched boxes are multiplied by this. 1 keeps
+            them as found; 0.5 is weighted box fusion's rule for two models (a box only
+            one of two models found keeps half its confidence), used when two peer
+            detectors are merged.
     """
 
     cloud_weight: float = 0.6
@@ -47,6 +51,7 @@ class EnsembleConfig:
     unmatched: Unmatched = Unmatched.KEEP_BOTH
     edge_min_score: float = 0.0
     nms_iou: float = 0.5
+    unmatched_scale: float = 1.0
 
 
 def match_boxes(
@@ -109,6 +114,8 @@ def ensemble(
     config = config or EnsembleConfig()
     if not 0.0 <= config.cloud_weight <= 1.0:
         raise ValueError(f"cloud_weight must be in [0, 1], got {config.cloud_weight}")
+    if not 0.0 <= config.unmatched_scale <= 1.0:
+        raise ValueError(f"unmatched_scale must be in [0, 1], got {config.unmatched_scale}")
     w_c = config.cloud_weight
     w_e = 1.0 - w_c
     e_idx, c_idx = match_boxes(edge, cloud, config.match_iou)
@@ -126,9 +133,11 @@ def ensemble(
     else:
         edge_left[:] = False
     parts = [fused, cloud.select(cloud_left), edge.select(edge_left)]
+    scale = np.concatenate([np.ones(len(fused)),
+                            np.full(len(parts[1]) + len(parts[2]), config.unmatched_scale)])
     merged = Detections(
         boxes=np.concatenate([p.boxes.reshape(-1, 4) for p in parts]).astype(np.float64),
-        scores=np.concatenate([p.scores for p in parts]).astype(np.float64),
+        scores=np.concatenate([p.scores for p in parts]).astype(np.float64) * scale,
         labels=np.concatenate([p.labels for p in parts]).astype(np.int64),
     )
     return merged.select(nms(merged.boxes, merged.scores, merged.labels, config.nms_iou))

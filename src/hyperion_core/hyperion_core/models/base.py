@@ -11,7 +11,7 @@ Box convention: ``(N, 4)`` float32 ``x1, y1, x2, y2`` in pixels of the image giv
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -136,12 +136,15 @@ class TokenImportance:
             (e.g. 135 x 240 for 3840x2160 with 16-px patches).
         patch_size: frame pixels per side of one ``patch_map`` cell.
         layers: number of attention layers accumulated.
+        extra_maps: other importance maps of the same forward pass, by name (e.g.
+            ``"saliency"``), each on the same patch grid as ``patch_map``.
     """
 
     token_map: np.ndarray
     patch_map: np.ndarray
     patch_size: int
     layers: int
+    extra_maps: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -82,6 +82,30 @@ def letterbox(
     return out, transform
 
 
+def stretch(
+    image: np.ndarray, input_size: tuple[int, int], *, crop_offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, FrameTransform]:
+    """Resize ``image`` to exactly ``input_size`` (aspect not kept, no padding), for models
+    trained that way (NanoDet, CenterNet as converted here).
+
+    Args:
+        image: (H, W, C) uint8, any channel order (kept).
+        input_size: model input ``(width, height)`` in pixels.
+        crop_offset: ``(x, y)`` of ``image`` inside the full frame when it is a tile.
+
+    Returns:
+        A new (height, width, C) uint8 array and the transform from frame to it.
+    """
+    in_w, in_h = input_size
+    h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"cannot resize an empty image of shape {image.shape}")
+    interp = cv2.INTER_AREA if in_w * in_h < w * h else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (in_w, in_h), interpolation=interp)
+    return resized, FrameTransform(scale_x=in_w / w, scale_y=in_h / h,
+                                   crop_x=crop_offset[0], crop_y=crop_offset[1])
+
+
 def to_frame_pixels(
     boxes: np.ndarray, transform: FrameTransform, frame_size: tuple[int, int] | None = None
 ) -> np.ndarray:

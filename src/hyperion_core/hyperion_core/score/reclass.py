@@ -34,6 +34,35 @@ class ReclassConfig:
     importance_threshold: float | None = None
 
 
+def box_patch_ranges(
+    boxes_xyxy: np.ndarray, *, grid: tuple[int, int], patch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Patch index rectangle each box covers (patch centres inside, see module docstring).
+
+    Args:
+        boxes_xyxy: ``(N, 4)`` boxes ``x1, y1, x2, y2`` in frame pixels (may exceed the frame).
+        grid: ``(rows, cols)`` patch grid of the frame.
+        patch_size: patch side in frame pixels.
+
+    Returns:
+        ``(keep, ranges)``: indices of the boxes covering at least one patch (non-finite
+        and empty ones dropped), and ``(len(keep), 4)`` int64 ``r0, r1, c0, c1``
+        (half-open) for them.
+    """
+    rows, cols = grid
+    boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    finite = np.flatnonzero(np.isfinite(boxes).all(axis=1))
+    # First/last+1 patch index whose centre is inside [lo, hi).
+    first = np.ceil(boxes[finite] / patch_size - 0.5).astype(np.int64)
+    c0 = np.clip(first[:, 0], 0, cols)
+    r0 = np.clip(first[:, 1], 0, rows)
+    c1 = np.clip(first[:, 2], 0, cols)
+    r1 = np.clip(first[:, 3], 0, rows)
+    nonempty = (c1 > c0) & (r1 > r0)
+    ranges = np.stack([r0, r1, c0, c1], axis=1)[nonempty]
+    return finite[nonempty], ranges
+
+
 def boxes_cover_patches(
     boxes_xyxy: np.ndarray, *, grid: tuple[int, int], patch_size: int
 ) -> np.ndarray:
@@ -45,16 +74,8 @@ def boxes_cover_patches(
         patch_size: patch side in frame pixels.
     """
     rows, cols = grid
-    boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
-    boxes = boxes[np.isfinite(boxes).all(axis=1)]
-    # First/last+1 patch index whose centre is inside [lo, hi).
-    first = np.ceil(boxes / patch_size - 0.5).astype(np.int64)
-    c0 = np.clip(first[:, 0], 0, cols)
-    r0 = np.clip(first[:, 1], 0, rows)
-    c1 = np.clip(first[:, 2], 0, cols)
-    r1 = np.clip(first[:, 3], 0, rows)
-    keep = (c1 > c0) & (r1 > r0)
-    r0, r1, c0, c1 = r0[keep], r1[keep], c0[keep], c1[keep]
+    _, ranges = box_patch_ranges(boxes_xyxy, grid=grid, patch_size=patch_size)
+    r0, r1, c0, c1 = ranges.T
     diff = np.zeros((rows + 1, cols + 1), np.int32)
     np.add.at(diff, (r0, c0), 1)
     np.add.at(diff, (r0, c1), -1)
