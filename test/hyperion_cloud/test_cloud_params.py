@@ -4,12 +4,15 @@ from hyperion_cloud.cloud_detector_node import PARAMS
 from hyperion_edge.model_params import cloud_detector_spec
 
 
-def test_defaults_map_to_paper_sahi_settings():
+def test_defaults_are_the_registry_cloud_model():
+    """The node's defaults run exactly the registry's (measured, documented) cloud model."""
+    from dataclasses import replace
+
+    from hyperion_core.models.registry import get_spec
+
     spec = cloud_detector_spec({p.name: p.default for p in PARAMS})
-    assert spec.sahi.overlap == 0.25 and spec.sahi.match_threshold == 0.25
-    assert spec.sahi.postprocess == "NMS" and spec.sahi.slice_size == 640
     assert spec.runtime.intra_op_threads == 2
-    assert spec.detector.score_threshold == 0.25
+    assert replace(spec, runtime=get_spec("cloud").runtime) == get_spec("cloud")
 
 
 def test_link_parameters_default_to_loopback_listen():

@@ -107,11 +107,12 @@ def check_models() -> list[Finding]:
         return [Finding("default models", False, f"model registry unavailable ({error})")]
     findings = []
     for name, spec in registry.MODELS.items():
-        try:
-            path = spec.weights.locate()
-            findings.append(Finding(f"model: {name}", True, f"{path} [{spec.weights.licence}]"))
-        except FileNotFoundError as error:
-            findings.append(Finding(f"model: {name}", False, str(error)))
+        for weights in spec.weights:
+            try:
+                path = weights.locate()
+                findings.append(Finding(f"model: {name}", True, f"{path} [{weights.licence}]"))
+            except FileNotFoundError as error:
+                findings.append(Finding(f"model: {name}", False, str(error)))
     return findings
 
 

@@ -25,7 +25,7 @@ from hyperion_core.models.registry import build_detector
 from hyperion_edge import qos
 from hyperion_edge.detection_bridge import to_detection_array
 from hyperion_edge.encoder_node import CODEC
-from hyperion_edge.model_params import cloud_detector_spec
+from hyperion_edge.model_params import DETECTOR_BACKENDS, cloud_detector_spec
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node
 from hyperion_edge.validation import (
@@ -39,17 +39,26 @@ from hyperion_msgs.msg import CloudDetections, EncodedFrame
 PARAMS = (
     ParamSpec(name="queue_depth", default=1, low=1, high=64,
               description="frames waiting for the detector; 1 = latest wins [frames]"),
+    ParamSpec(name="backend", default="nanodet", choices=DETECTOR_BACKENDS,
+              description="detector model run on every slice: NanoDet-m, CenterNet-MBv3, "
+                          "both fused (pair), or the fall-detection YOLOv8s (AGPL-3.0) [-]"),
+    ParamSpec(name="classes", default=["person"],
+              description="COCO class names to detect, e.g. [person, car, bus] [-]"),
+    ParamSpec(name="full_frame_pass", default=True,
+              description="also run the detector once on the whole frame (SAHI's standard "
+                          "prediction, for objects larger than a slice) [bool]"),
     ParamSpec(name="slice_size", default=640, low=32, high=8192,
-              description="SAHI slice side (paper 1024; 640 = the model input) [px]"),
-    ParamSpec(name="slice_overlap", default=0.25, low=0.0, high=0.9,
+              description="SAHI slice side (paper 1024; 640 chosen on hand-labelled frames) "
+                          "[px]"),
+    ParamSpec(name="slice_overlap", default=0.2, low=0.0, high=0.9,
               description="SAHI slice overlap (paper 0.25) [fraction]"),
     ParamSpec(name="merge", default="NMS", choices=("NMS", "NMM", "GREEDYNMM"),
               description="SAHI merge of slice detections (paper NMS) [-]"),
-    ParamSpec(name="merge_threshold", default=0.25, low=0.0, high=1.0,
-              description="SAHI merge match threshold (paper 0.25) [IoU]"),
-    ParamSpec(name="score_threshold", default=0.25, low=0.0, high=1.0,
+    ParamSpec(name="merge_threshold", default=0.5, low=0.0, high=1.0,
+              description="SAHI merge match threshold (paper 0.25; 0.5 measured better) [IoU]"),
+    ParamSpec(name="score_threshold", default=0.1, low=0.0, high=1.0,
               description="minimum detection confidence [0-1]"),
-    ParamSpec(name="nms_iou", default=0.45, low=0.0, high=1.0,
+    ParamSpec(name="nms_iou", default=0.5, low=0.0, high=1.0,
               description="per-slice NMS IoU threshold [0-1]"),
     ParamSpec(name="threads", default=2, low=0, high=256,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),

@@ -1,7 +1,7 @@
 """edge_detector: the small detector on every frame it can keep up with.
 
 ``/hyperion/image`` → (worker thread, queue of ``queue_depth``; 1 = latest wins, older
-frames dropped and counted) → registry "edge" model (YOLOv8s on a tile grid of the
+frames dropped and counted) → registry "edge" model (NanoDet-m on a tile grid of the
 downscaled frame) → ``/hyperion/edge/detections`` (``vision_msgs/Detection2DArray``,
 boxes in full-frame pixels, header = the image's header).
 
@@ -24,7 +24,7 @@ from hyperion_core.models.registry import build_detector
 from hyperion_edge import qos
 from hyperion_edge.detection_bridge import to_detection_array
 from hyperion_edge.image_bridge import image_to_bgr
-from hyperion_edge.model_params import edge_detector_spec
+from hyperion_edge.model_params import DETECTOR_BACKENDS, edge_detector_spec
 from hyperion_edge.params import ParamSpec
 from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
 from hyperion_edge.validation import StreamMonitor
@@ -33,6 +33,11 @@ from hyperion_edge.worker import BoundedWorker
 PARAMS = (
     ParamSpec(name="queue_depth", default=1, low=1, high=64,
               description="frames waiting for the detector; 1 = latest wins [frames]"),
+    ParamSpec(name="backend", default="nanodet", choices=DETECTOR_BACKENDS,
+              description="detector model: NanoDet-m, CenterNet-MBv3, both fused (pair), or "
+                          "the fall-detection YOLOv8s (AGPL-3.0, person only) [-]"),
+    ParamSpec(name="classes", default=["person"],
+              description="COCO class names to detect, e.g. [person, car, bus] [-]"),
     ParamSpec(name="tile_columns", default=4, low=1, high=16,
               description="detector tiles across the downscaled frame [tiles]"),
     ParamSpec(name="tile_rows", default=2, low=1, high=16,
@@ -41,9 +46,9 @@ PARAMS = (
               description="working resolution as a fraction of the frame [ratio]"),
     ParamSpec(name="tile_overlap", default=0.1, low=0.0, high=0.9,
               description="overlap of neighbouring tiles [fraction of a tile]"),
-    ParamSpec(name="score_threshold", default=0.25, low=0.0, high=1.0,
+    ParamSpec(name="score_threshold", default=0.1, low=0.0, high=1.0,
               description="minimum detection confidence [0-1]"),
-    ParamSpec(name="nms_iou", default=0.45, low=0.0, high=1.0,
+    ParamSpec(name="nms_iou", default=0.5, low=0.0, high=1.0,
               description="NMS IoU threshold [0-1]"),
     ParamSpec(name="threads", default=1, low=0, high=64,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),

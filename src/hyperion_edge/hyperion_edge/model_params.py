@@ -5,17 +5,40 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from hyperion_core.models.coco import class_ids
 from hyperion_core.models.ort_runtime import RuntimeConfig
-from hyperion_core.models.registry import ModelSpec, get_spec
+from hyperion_core.models.registry import BACKENDS, ModelSpec, get_spec
 from hyperion_core.models.sahi_backend import SahiConfig
 from hyperion_core.models.tiled import TiledConfig
+from hyperion_edge.params import ParameterError
+
+#: Detector backends a node may be given (parameter ``backend``).
+DETECTOR_BACKENDS = tuple(BACKENDS)
+
+
+def detector_classes(p: dict[str, Any]) -> tuple[str, ...]:
+    """The ``classes`` parameter, checked against the backend's class list.
+
+    Raises:
+        ParameterError: naming the parameter and the classes it allows.
+    """
+    names = tuple(p["classes"])
+    try:
+        if p["backend"] == "yolo-fall" and names != ("person",):
+            raise ValueError("backend yolo-fall detects only ['person']")
+        class_ids(names)
+    except ValueError as err:
+        raise ParameterError(f"parameter classes={list(names)} not allowed: {err}") from err
+    return names
 
 
 def edge_detector_spec(p: dict[str, Any]) -> ModelSpec:
-    """The registry's "edge" detector with the node's tiling, thresholds and threads."""
+    """The registry's "edge" detector with the node's backend, tiling, thresholds, threads."""
     spec = get_spec("edge")
     return replace(
         spec,
+        backend=p["backend"],
+        classes=detector_classes(p),
         detector=replace(spec.detector, score_threshold=p["score_threshold"], nms_iou=p["nms_iou"]),
         runtime=RuntimeConfig(intra_op_threads=p["threads"]),
         tiling=TiledConfig(scale=p["tile_scale"], columns=p["tile_columns"], rows=p["tile_rows"],
@@ -24,20 +47,23 @@ def edge_detector_spec(p: dict[str, Any]) -> ModelSpec:
 
 
 def cloud_detector_spec(p: dict[str, Any]) -> ModelSpec:
-    """The registry's "cloud" detector (SAHI) with the node's slicing and thresholds."""
+    """The registry's "cloud" detector (SAHI) with the node's backend, slicing, thresholds."""
     spec = get_spec("cloud")
     return replace(
         spec,
+        backend=p["backend"],
+        classes=detector_classes(p),
         detector=replace(spec.detector, score_threshold=p["score_threshold"], nms_iou=p["nms_iou"]),
         runtime=RuntimeConfig(intra_op_threads=p["threads"]),
         sahi=SahiConfig(slice_size=p["slice_size"], overlap=p["slice_overlap"],
-                        postprocess=p["merge"], match_threshold=p["merge_threshold"]),
+                        postprocess=p["merge"], match_threshold=p["merge_threshold"],
+                        full_frame_pass=p["full_frame_pass"]),
     )
 
 
-def scorer_spec(p: dict[str, Any]) -> ModelSpec:
-    """The registry's attention scorer with the node's token grid and threads."""
+def scorer_spec(p: dict[str, Any], extras: tuple[str, ...] = ()) -> ModelSpec:
+    """The registry's ViT scorer with the node's token grid and threads, computing the
+    further maps ``extras`` in the same pass."""
     spec = get_spec("scorer")
-    rows, cols = p["token_rows"], p["token_cols"]
-    return replace(spec, token_grid=(rows, cols), input_size=(cols * 14, rows * 14),
+    return replace(spec, token_grid=(p["token_rows"], p["token_cols"]), scorer_extras=extras,
                    runtime=RuntimeConfig(intra_op_threads=p["threads"]))

@@ -77,8 +77,12 @@ PARAMS = (
                           "cloud times; 0 = the profiled cloud_latency_s only [answers]"),
     ParamSpec(name="encode_latency_s", default=0.1, low=0.0, high=60.0,
               description="expected patch encoding time, added to the time spent [s]"),
-    ParamSpec(name="qualities", default=[10, 20, 30, 40, 50, 60, 70, 80, 90, 95],
-              low=1, high=100, description="JPEG qualities offered to every class [1-100]"),
+    ParamSpec(name="qualities", default=[10, 30, 50, 70, 90], low=1, high=100,
+              description="JPEG qualities offered to every class; the profiles must cover "
+                          "them [1-100]"),
+    ParamSpec(name="class0_downsample", default=[1, 2, 4], low=1, high=4,
+              description="downsampling factors offered to class 0 (1, 2, 4); the profiles "
+                          "must cover them [-]"),
     ParamSpec(name="size_grid", default=1000, low=10, high=100_000,
               description="knapsack capacity units; finer is slower [units]"),
     ParamSpec(name="profiles_file", default="",
@@ -118,7 +122,10 @@ def prior_profiles(num_classes: int) -> Profiles:
     stats = FitStats(r=float("nan"), r2=float("nan"), n=0, rmse=float("nan"))
     total = sum(range(1, num_classes + 1))
     weights = {(c, 1): 2.0e-3 * (c + 1) / total for c in range(num_classes)}
-    return Profiles(size=SizeProfile(alpha={1: 8.9e-4}, beta=2.8e-3, stats=stats),
+    # Class 0 downsampled d x: about 1/d^2 of the bytes (pixels), a little less accuracy.
+    weights.update({(0, d): weights[(0, 1)] * (1 - 0.1 * d) for d in (2, 4)})
+    alpha = {1: 8.9e-4, 2: 8.9e-4 / 4, 4: 8.9e-4 / 16}
+    return Profiles(size=SizeProfile(alpha=alpha, beta=2.8e-3, stats=stats),
                     accuracy=AccuracyProfile(weights=weights, bias=0.80, stats=stats))
 
 
@@ -174,6 +181,7 @@ class SchedulerNode(HyperionNode):
             p = self.p
             config = SchedulerConfig(
                 qualities=tuple(p["qualities"]), budget_s=p["latency_budget_s"],
+                class0_downsample=tuple(p["class0_downsample"]),
                 size_grid=p["size_grid"],
                 size_safety=None if p["size_safety"] < 0 else p["size_safety"],
                 byte_price=profiles.byte_price if p["byte_price"] < 0 else p["byte_price"],

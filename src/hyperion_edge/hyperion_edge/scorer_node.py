@@ -1,9 +1,12 @@
-"""scorer: per-patch importance (ViT attention, paper Eq. 2), Jenks classes, re-classing.
+"""scorer: per-patch importance, Jenks classes, re-classing.
 
-``/hyperion/image`` → (worker, queue ``queue_depth``; 1 = latest wins) → ViT scorer →
-importance on the frame's ``patch_size`` grid; joined by sequence with
-``/hyperion/edge/detections`` (bounded join of ``join_capacity`` frames, evictions
-counted) → Jenks natural breaks into ``num_classes`` → collaboration-aware re-classing →
+``/hyperion/image`` → (worker, queue ``queue_depth``; 1 = latest wins) → ViT maps on the
+frame's ``patch_size`` grid (skipped when ``importance_source`` needs none); joined by
+sequence with ``/hyperion/edge/detections`` (bounded join of ``join_capacity`` frames,
+evictions counted) → importance from ``importance_source``
+(:mod:`hyperion_core.score.sources`: ViT attention as in paper Eq. 2, CLS attention, the
+ViT's saliency head, the edge detections' objectness, or a weighted hybrid) → Jenks
+natural breaks into ``num_classes`` → collaboration-aware re-classing →
 ``/hyperion/patch_scores`` (PatchScores) and ``/hyperion/poi_map`` (rgb8, one
 ``poi_map_cell``-px square per patch, colour = class; for viewing).
 """
@@ -20,6 +23,7 @@ from hyperion_core.models.registry import build_scorer
 from hyperion_core.score.importance import importance_on_patch_grid
 from hyperion_core.score.jenks import JenksConfig, jenks_classes
 from hyperion_core.score.reclass import ReclassConfig, reclass_patches
+from hyperion_core.score.sources import SOURCES, ImportanceConfig, importance_map
 from hyperion_edge import qos
 from hyperion_edge.detection_bridge import from_detection_array
 from hyperion_edge.image_bridge import array_to_image, image_to_bgr
@@ -37,9 +41,18 @@ PALETTE = np.array([[20, 30, 90], [240, 200, 40], [220, 40, 40], [40, 200, 80],
 PARAMS = (
     ParamSpec(name="queue_depth", default=1, low=1, high=64,
               description="frames waiting for the scorer; 1 = latest wins [frames]"),
-    ParamSpec(name="token_rows", default=16, low=1, high=74,
+    ParamSpec(name="importance_source", default="edge_objectness", choices=SOURCES,
+              description="what makes a patch important: ViT attention (paper Eq. 2), CLS "
+                          "attention, the ViT saliency head, edge-detection objectness, or a "
+                          "weighted hybrid of them [-]"),
+    ParamSpec(name="hybrid_weights", default=[1.0, 0.0, 0.0, 3.0], low=0.0, high=1000.0,
+              description="hybrid: weights of attention, cls_attention, saliency, "
+                          "edge_objectness (ViT maps as rank percentiles) [-]"),
+    ParamSpec(name="objectness_floor", default=0.0, low=0.0, high=1.0,
+              description="edge detections below this confidence give no objectness [0-1]"),
+    ParamSpec(name="token_rows", default=24, low=1, high=74,
               description="ViT token grid rows the frame is resized to [tokens]"),
-    ParamSpec(name="token_cols", default=28, low=1, high=132,
+    ParamSpec(name="token_cols", default=42, low=1, high=132,
               description="ViT token grid columns [tokens]"),
     ParamSpec(name="threads", default=1, low=0, high=64,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
@@ -71,7 +84,16 @@ class ScorerNode(HyperionNode):
         p = self.p
         if p["patch_size"] % 16:
             raise ParameterError(f"parameter patch_size={p['patch_size']} must be a multiple of 16")
-        self._scorer = build_scorer(scorer_spec(p))
+        try:
+            self._importance = ImportanceConfig(
+                source=p["importance_source"], weights=tuple(p["hybrid_weights"]),
+                objectness_floor=p["objectness_floor"])
+        except ValueError as err:
+            raise ParameterError(f"parameter hybrid_weights={p['hybrid_weights']} not "
+                                 f"allowed: {err}") from err
+        needed = self._importance.vit_maps()
+        extras = tuple(n for n in needed if n != "attention")
+        self._scorer = build_scorer(scorer_spec(p, extras)) if needed else None
         self._jenks = JenksConfig(classes=p["num_classes"])
         threshold = p["importance_threshold"]
         self._reclass = ReclassConfig(confidence_threshold=p["confidence_threshold"],
@@ -95,12 +117,16 @@ class ScorerNode(HyperionNode):
         except ValueError as err:
             self.refuse(err, f"image {stamp_ns(msg.header.stamp)}")
             return
-        size = self.p["patch_size"]
-        grid = (-(-frame.shape[0] // size), -(-frame.shape[1] // size))
-        tokens = self._scorer.score(frame).token_map
-        importance = importance_on_patch_grid(tokens, grid)
+        maps = {}
+        if self._scorer is not None:
+            size = self.p["patch_size"]
+            grid = (-(-frame.shape[0] // size), -(-frame.shape[1] // size))
+            result = self._scorer.score(frame)
+            # The scorer maps onto 16-px patches; other patch sizes are resampled by area.
+            maps = {name: importance_on_patch_grid(values, grid) for name, values in
+                    {"attention": result.patch_map, **result.extra_maps}.items()}
         done = self._join.add("importance", stamp_ns(msg.header.stamp),
-                              (msg.header, frame.shape[1], frame.shape[0], importance))
+                              (msg.header, frame.shape[1], frame.shape[0], maps))
         if done is not None:
             self._classify(**done)
 
@@ -110,10 +136,13 @@ class ScorerNode(HyperionNode):
             self._classify(**done)
 
     def _classify(self, *, importance: tuple, edge: Detection2DArray) -> None:
-        header, width, height, values = importance
+        header, width, height, maps = importance
         size = self.p["patch_size"]
-        jenks = jenks_classes(values, self._jenks)
+        grid = (-(-height // size), -(-width // size))
         boxes = from_detection_array(edge)
+        values = importance_map(self._importance, vit=maps, boxes_xyxy=boxes.boxes,
+                                scores=boxes.scores, grid=grid, patch_size=size)
+        jenks = jenks_classes(values, self._jenks)
         classes = reclass_patches(jenks.classes, values, breaks=jenks.breaks,
                                   boxes_xyxy=boxes.boxes, scores=boxes.scores,
                                   patch_size=size, config=self._reclass)

@@ -114,17 +114,23 @@ def array_camera_frames(
     layout: ArrayCameraLayout | None = None,
     clip: Path | None = None,
     first: int = 0,
+    crop: tuple[int, int, int, int] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield ``frames`` Ultra-HD BGR frames composed from the surveillance clip.
+    """Yield ``frames`` Ultra-HD BGR frames composed from a clip (by default the
+    surveillance clip).
 
     Args:
         frames: how many output frames to produce (bounded by the clip's length).
         layout: tiling; defaults to 5x4 tiles in 3840x2160.
         clip: video to tile; defaults to :func:`find_vtest_clip`.
         first: clip frame shown by tile 0 of the first output frame.
+        crop: ``(x0, y0, x1, y1)`` of every clip frame to keep (e.g. without black bars).
     """
     layout = layout or ArrayCameraLayout()
     source = read_clip(clip or find_vtest_clip(), first, layout.clip_frames_needed(frames))
+    if crop is not None:
+        x0, y0, x1, y1 = crop
+        source = [f[y0:y1, x0:x1] for f in source]
     available = len(source) - (layout.tiles - 1) * layout.tile_stride
     for t in range(min(frames, max(available, 0))):
         yield compose([source[t + k * layout.tile_stride] for k in range(layout.tiles)], layout)

