@@ -1,18 +1,18 @@
-"""Profile builder on one small real frame: real encodes, real detector passes, the cache."""
+"""Profile builder on two small real frames: real encodes, real model passes, the cache."""
 
 import cv2
 import numpy as np
 import pytest
 
-from hyperion_core.eval.frames import FrameSpec, area_scale, load_frames
+from hyperion_core.eval.frames import FrameSpec, load_frames
 from hyperion_core.eval.profile_builder import (
     ProfileConfig,
-    build_records,
+    accuracy_design,
     design_combos,
-    fit,
-    fit_nonnegative_accuracy,
+    measure,
 )
-from hyperion_core.schedule.profiles import ProfileRecord, load_profiles, save_profiles
+from hyperion_core.eval.profile_fit import fit_profiles
+from hyperion_core.schedule.profile_file import read_profiles, write_profiles
 
 
 @pytest.fixture
@@ -23,41 +23,56 @@ def small_frame_dir(tmp_path):
         clip = find_vtest_clip()
     except FileNotFoundError as err:
         pytest.skip(str(err))
-    frame = read_clip(clip, 30, 1)[0][100:420, 200:648]  # 448x320 crop with people
     folder = tmp_path / "frames"
     folder.mkdir()
-    cv2.imwrite(str(folder / "0000.png"), frame)
+    for k, first in enumerate((30, 300, 600)):
+        frame = read_clip(clip, first, 1)[0][96:416, 160:640]  # 480x320 with people
+        cv2.imwrite(str(folder / f"{k:04d}.png"), frame)
     return folder
 
 
 @pytest.mark.models
-def test_profile_builder_one_small_frame(small_frame_dir, tmp_path):
-    cfg = ProfileConfig(frames=FrameSpec(source=str(small_frame_dir), frames=1),
-                        qualities=(10, 90), design="full", cache_dir=tmp_path / "cache")
-    records = build_records(cfg)
-    assert len(records) == 8
-    assert all(r.raw_bytes == 448 * 320 * 3 for r in records)
-    by_q = {r.qualities: r for r in records}
-    # Real encodes: all-q90 is bigger than all-q10.
-    assert by_q[(90, 90, 90)].bytes > by_q[(10, 10, 10)].bytes > 0
+def test_profiles_from_real_frames(small_frame_dir, tmp_path):
+    cfg = ProfileConfig(frames=(FrameSpec(source=str(small_frame_dir), frames=3),),
+                        knots=(10, 50, 90), size_qualities=(10, 50, 90),
+                        cache_dir=tmp_path / "cache")
+    m = measure(cfg)
+    assert m.shares.shape == (3, 3) and np.allclose(m.shares.sum(axis=1), 1)
+    assert m.raw_bytes == [480 * 320 * 3] * 3
+    # Real encodes: every class costs more at q90 than at q10, downsampled less again.
+    for frame in m.class_bytes:
+        by = {(c.cls, c.quality, c.downsample): c.nbytes for c in frame if c.share > 0}
+        for (c, q, d), n in by.items():
+            if q == 90:
+                assert n > by[(c, 10, d)]
+            if d == 4:
+                assert n < by[(c, q, 1)]
+    # 3 levels (prime) make a 9-row orthogonal array; class 0 at d = 2, 4 at every knot.
+    assert len(m.combos) == len(accuracy_design(cfg)) == 9 + 2 * 3
+    records = m.records()
     assert all(0.0 <= r.accuracy <= 1.0 for r in records)
-    assert sum(records[0].shares) == pytest.approx(1.0)
-    size, accuracy = fit(records)
-    assert size.stats.n == 8 and size.stats.r > 0.5
-    save_profiles(tmp_path / "p.yaml", size, accuracy)
-    assert load_profiles(tmp_path / "p.yaml")[0].alpha == size.alpha
-    # Second run: every detector output comes from the cache, nothing new is written.
+    profiles, evidence = fit_profiles(m, cfg, qualities=(10, 50, 90), reps=20)
+    assert set(evidence["held_out"]) == {"share_table", "share_linear", "paper_eq4"}
+    assert len(evidence["effects"]) == 3
+    assert profiles.edge_accuracy == pytest.approx(m.edge_accuracy())
+    assert profiles.size.relative_error is not None
+    write_profiles(tmp_path / "p.yaml", profiles)
+    assert read_profiles(tmp_path / "p.yaml").size == profiles.size
+    # Second run: every model output and size comes from the cache; results are equal.
     files = sorted(p.name for p in (tmp_path / "cache").rglob("*.npz"))
-    again = build_records(cfg)
-    assert [r.accuracy for r in again] == [r.accuracy for r in records]
+    again = measure(cfg)
+    assert [r.accuracy for r in again.records()] == [r.accuracy for r in records]
     assert sorted(p.name for p in (tmp_path / "cache").rglob("*.npz")) == files
 
 
 @pytest.mark.models
-def test_frame_folder_and_area_scale(small_frame_dir):
-    frames = load_frames(FrameSpec(source=str(small_frame_dir), frames=1))
-    assert frames[0].shape == (320, 448, 3) and frames[0].dtype == np.uint8
-    assert area_scale(np.zeros((1080, 1536, 3))) == pytest.approx(5.0)
+def test_frame_folder(small_frame_dir):
+    frames = load_frames(FrameSpec(source=str(small_frame_dir), frames=2, stride=2))
+    assert [f.shape for f in frames] == [(320, 480, 3)] * 2
+    with pytest.raises(ValueError):
+        load_frames(FrameSpec(source=str(small_frame_dir), frames=4))
+    with pytest.raises(FileNotFoundError, match="vtest"):
+        load_frames(FrameSpec(source="no-such-clip"))
 
 
 def test_orthogonal_design_covers_every_pair_of_levels_once():
@@ -68,33 +83,7 @@ def test_orthogonal_design_covers_every_pair_of_levels_once():
         assert sorted((r[i], r[j]) for r in rows) == sorted(
             (a, b) for a in levels for b in levels)
     assert len(design_combos((10, 20, 30, 40), 3)) == 64  # 4 levels: not prime, full
-    assert len(design_combos(levels, 3, "full")) == 125
-    with pytest.raises(ValueError):
-        design_combos(levels, 3, "random")
-
-
-def _records(weights, bias, noise, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for q in design_combos((10, 30, 50, 70, 90), 3):
-        acc = float(np.dot(weights, q) + bias + rng.normal(0.0, noise))
-        out.append(ProfileRecord(shares=(0.7, 0.2, 0.1), qualities=q, bytes=1000 + sum(q),
-                                 raw_bytes=10_000, accuracy=acc))
-    return out
-
-
-def test_nonnegative_fit_recovers_weights_and_clips_noise():
-    exact = fit_nonnegative_accuracy(_records((1e-4, 5e-4, 1e-3), 0.8, 0.0))
-    assert [exact.weights[(c, 1)] for c in range(3)] == pytest.approx([1e-4, 5e-4, 1e-3])
-    assert exact.bias == pytest.approx(0.8) and exact.stats.r == pytest.approx(1.0)
-    # A class whose true weight is 0 gets a negative least-squares weight from noise
-    # (this seed), which the constrained fit pins to 0 while keeping the others.
-    noisy = _records((0.0, 5e-4, 1e-3), 0.8, 0.01, seed=1)
-    free = fit(noisy)[1]
-    assert free.weights[(0, 1)] < 0
-    clipped = fit(noisy, nonnegative=True)[1]
-    assert clipped.weights[(0, 1)] == 0.0
-    assert all(clipped.weights[(c, 1)] > 0 for c in (1, 2))
-    assert clipped.stats.r2 <= free.stats.r2 + 1e-12  # a constraint never fits better
-    with pytest.raises(ValueError):
-        fit_nonnegative_accuracy(noisy[:5])
+    downsampled = [c for c in accuracy_design(ProfileConfig()) if c[1] != 1]
+    assert sorted({d for _, d in downsampled}) == [2, 4]
+    assert {q[0] for q, _ in downsampled} == set(levels)
+    assert {q[1:] for q, _ in downsampled} == {(50, 50)}

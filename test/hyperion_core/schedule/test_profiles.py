@@ -117,10 +117,27 @@ def test_file_without_relative_errors_loads_with_zero_margin(tmp_path):
         pytest.approx(max(size.relative_error.p95, 0.0)))
 
 
-def test_shipped_default_profile_carries_a_margin():
+def test_shipped_profiles_cover_the_scheduler_and_value_every_class():
+    """The profiles the scheduler ships with: per-class tables covering what the node offers,
+    a measured size margin, and no class whose quality is worth nothing (a zero table would
+    make the scheduler send it at the lowest quality whatever it holds)."""
     from hyperion_core.eval.evaluate import DEFAULT_PROFILES
+    from hyperion_core.schedule.accuracy_table import ShareAccuracy
+    from hyperion_core.schedule.knapsack import SchedulerConfig
+    from hyperion_core.schedule.profile_file import read_profiles
+    from hyperion_core.schedule.size_table import SizeTable
 
-    size, acc = load_profiles(DEFAULT_PROFILES)
-    assert size.relative_error is not None and size.relative_error.n == size.stats.n
-    assert TransmissionScheduler(size_profile=size, accuracy_profile=acc).size_safety == (
-        pytest.approx(size.relative_error.p95)) and size.relative_error.p95 > 0
+    profiles = read_profiles(DEFAULT_PROFILES)
+    assert isinstance(profiles.size, SizeTable) and isinstance(profiles.accuracy, ShareAccuracy)
+    config = SchedulerConfig(qualities=(10, 30, 50, 70, 90), class0_downsample=(1, 2, 4),
+                             byte_price=profiles.byte_price,
+                             edge_accuracy=profiles.edge_accuracy)
+    sched = TransmissionScheduler(size_profile=profiles.size,
+                                  accuracy_profile=profiles.accuracy, config=config)
+    assert sched.classes == 3 and 0 < sched.size_safety < 0.3
+    for c in range(3):
+        assert profiles.accuracy.tables[(c, 1)][-1] > 0, f"class {c} quality worth nothing"
+    assert 0 < profiles.edge_accuracy < profiles.accuracy.bias
+    evidence = profiles.provenance["evidence"]
+    held = evidence["held_out"]
+    assert held["share_table"]["r"] > held["paper_eq4"]["r"]

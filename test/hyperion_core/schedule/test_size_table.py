@@ -131,3 +131,11 @@ def test_correction_converges_on_content_that_compresses_differently():
         corr.add(predicted=model, real=real)
     assert errors[0] > 0.1
     assert max(errors[3:]) < 0.05
+
+
+def test_a_class_never_seen_borrows_its_nearest_neighbours_table():
+    measured = [ClassBytes(cls=c, quality=q, downsample=1, share=0.5, nbytes=10 * q * (c + 1),
+                           raw_bytes=1000) for c in (0, 1) for q in (10, 50)]
+    table = fit_size_table(measured, overhead_ratio=[0.0], classes=3)
+    assert table.ratios[(2, 1)] == table.ratios[(1, 1)]
+    assert fit_size_table(measured, overhead_ratio=[0.0]).ratios.keys() == {(0, 1), (1, 1)}

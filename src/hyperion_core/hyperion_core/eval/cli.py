@@ -1,94 +1,125 @@
 """``hyperion eval``: trace-driven evaluation of Hyperion, its baselines and ablations.
 
-Example::
+Examples::
 
-    hyperion eval --out runs/eval --traces driving/lte/8 walking/5g/away/1 \\
-        --budget-ms 400 --device-profile paper --frames 8 --tiles 2x2 --jobs 2 --seed 0
+    # the recorded evaluation (docs/eval): every 5G-MeMU uplink run, 100 4K frames
+    hyperion eval --out docs/eval --traces-root ../shared/traces/5g-memu --traces all \\
+        --v2-sweep --jobs 2
 
-The two traces above ship with the package
-(:data:`hyperion_core.link.traces.EMBEDDED_TRACES_ROOT`), so this runs as is; for the
-rest of 5G-MeMU pass ``--traces-root /path/to/5g-memu`` (or set ``HYPERION_TRACES_ROOT``).
+    # a 2-frame smoke test on the two embedded traces (what CI runs)
+    hyperion eval --out /tmp/smoke --smoke
+
+Without ``--traces-root`` the two runs shipped with the package are used (``driving/lte/8``,
+``walking/5g/away/1``); ``--trace-file`` adds mahimahi or ``time_s,rate_mbps`` CSV traces.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from hyperion_core.eval.evaluate import DEFAULT_PROFILES, EvalConfig
-from hyperion_core.eval.frames import FrameSpec
-from hyperion_core.eval.profile_cli import parse_ints, parse_tiles
-from hyperion_core.eval.simulate import METHODS, Settings
+from hyperion_core.eval.evaluate import DEFAULT_PROFILES, METHODS, EvalConfig
+from hyperion_core.eval.frames import EVALUATION, PROFILING, FrameSpec
+from hyperion_core.eval.network import Link, ping_for
+from hyperion_core.eval.profile_cli import parse_frame_spec
+from hyperion_core.eval.timeline import Settings
 from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT
+
+#: V2 sweep: every non-decreasing vector of these qualities (class 0 <= class 1 <= class 2).
+V2_SWEEP_LEVELS = (10, 50, 90)
+
+
+def v2_sweep() -> tuple[tuple[int, ...], ...]:
+    """Fixed per-class policies of the V2 sweep (non-decreasing over the classes)."""
+    return tuple(c for c in itertools.product(V2_SWEEP_LEVELS, repeat=3)
+                 if c[0] <= c[1] <= c[2])
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyperion eval", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, required=True, help="folder for results.json and figures")
-    p.add_argument("--traces", nargs="+", default=["driving/lte/8", "walking/5g/away/1"],
-                   help="5G-MeMU specs scenario/network[/file]/run (default: the two "
-                   "embedded traces, driving/lte/8 walking/5g/away/1)")
+    p.add_argument("--out", type=Path, required=True, help="folder for results and figures")
     p.add_argument("--traces-root", type=Path,
                    default=os.environ.get("HYPERION_TRACES_ROOT") or EMBEDDED_TRACES_ROOT,
-                   help="5G-MeMU folder holding throughput/ (default: HYPERION_TRACES_ROOT, "
-                   "else the embedded traces driving/lte/8 and walking/5g/away/1)")
-    p.add_argument("--budget-ms", type=float, default=400.0, help="latency budget per frame, ms")
+                   help="5G-MeMU folder holding throughput/ and ping/ (default: "
+                   "HYPERION_TRACES_ROOT, else the two embedded runs)")
+    p.add_argument("--traces", nargs="+", default=["driving/lte/8", "walking/5g/away/1"],
+                   help="5G-MeMU specs scenario/network[/file]/run, or 'all'")
+    p.add_argument("--trace-file", type=Path, nargs="*", default=[],
+                   help="extra uplink traces: mahimahi files or time_s,rate_mbps CSV")
+    p.add_argument("--frames", type=parse_frame_spec, nargs="+",
+                   help="evaluated frames SOURCE:FIRST:FRAMES:STRIDE (default: "
+                   + " ".join(f"{s.source}:{s.first}:{s.frames}:{s.stride}" for s in EVALUATION)
+                   + "); e.g. a folder of PANDA images")
+    p.add_argument("--ground-truth", type=Path,
+                   help="COCO JSON, one image per evaluated frame in order (e.g. PANDA "
+                   "labels converted by hyperion_core.eval.panda): scored against it")
+    p.add_argument("--windows", type=int, default=1, help="windows (start times) per trace")
+    p.add_argument("--chunk", type=int, default=20, help="consecutive frames per window")
+    p.add_argument("--budget-ms", type=float, default=400.0, help="latency budget, ms")
     p.add_argument("--device-profile", choices=("paper", "measured"), default="paper",
                    help="compute times: the paper's Jetson/V100 preset or this machine")
-    p.add_argument("--frames", type=int, default=8, help="evaluated frames (plus 1 history)")
-    p.add_argument("--source", default="array-camera",
-                   help="'array-camera' (embedded), a video file or an image folder")
-    p.add_argument("--tiles", type=parse_tiles, default=(5, 4),
-                   help="array-camera tiles CxR of 768x540 px (5x4 = 3840x2160)")
-    p.add_argument("--first", type=int, default=0, help="first clip frame / image index")
-    p.add_argument("--ground-truth", type=Path, default=None,
-                   help="COCO JSON of the frames (image order = frame order, history first)")
-    p.add_argument("--windows", type=int, default=2, help="random trace start offsets per trace")
-    p.add_argument("--qualities", type=parse_ints, default=Settings().qualities,
-                   help="JPEG qualities the scheduler may choose per class")
-    p.add_argument("--sweep-ms", type=parse_ints, default=(300, 400, 500, 650, 1000, 2000),
-                   help="budgets of the Fig. 10 sweep, ms (empty string: none)")
-    p.add_argument("--size-safety", type=float, default=None,
-                   help="scheduler plans with predicted bytes x (1 + this) (default: the "
-                   "size profile's recorded p95 relative under-prediction)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--v2-sweep", action="store_true",
+                   help=f"also run every non-decreasing fixed policy over {V2_SWEEP_LEVELS}")
+    p.add_argument("--no-sweeps", action="store_true",
+                   help="skip the budget and cloud-time sweeps")
+    p.add_argument("--smoke", action="store_true",
+                   help="2 frames, 2 traces, no sweeps: checks the whole pipeline in minutes")
     p.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES, help="profiles YAML")
-    p.add_argument("--jobs", type=int, default=1, help="detector worker processes")
-    p.add_argument("--seed", type=int, default=0, help="seeds the trace window offsets")
+    p.add_argument("--jobs", type=int, default=1, help="model worker processes")
+    p.add_argument("--seed", type=int, default=0, help="seeds the window offsets")
+    p.add_argument("--reps", type=int, default=500, help="bootstrap resamples")
     p.add_argument("--cache-dir", type=Path, default=Path(".hyperion-cache"),
-                   help="detector-output cache (sweeps re-use it)")
+                   help="model-output cache (persistent; a re-run resumes from it)")
     return p
+
+
+def load_links(args: argparse.Namespace) -> tuple[tuple[str, Link], ...]:
+    """The uplinks to replay: 5G-MeMU runs (with their ping data) and trace files."""
+    from hyperion_core.link.trace_files import read_trace_file
+    from hyperion_core.link.traces import available_specs, load_memu
+
+    specs = available_specs(args.traces_root) if args.traces == ["all"] else args.traces
+    links = [(spec, Link(throughput=load_memu(args.traces_root, spec),
+                         ping=ping_for(args.traces_root, spec))) for spec in specs]
+    links += [(str(f), Link(throughput=read_trace_file(f))) for f in args.trace_file]
+    return tuple(links)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 on bad arguments)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from hyperion_core.eval.panda import read_ground_truth
     from hyperion_core.eval.report import run_evaluation
-    from hyperion_core.link.traces import load_memu
 
-    traces = tuple((spec, load_memu(args.traces_root, spec)) for spec in args.traces)
-    truth = None
-    if args.ground_truth is not None:
-        truth = tuple(read_ground_truth(args.ground_truth))[1 : args.frames + 1]
-    cfg = EvalConfig(
-        frames=FrameSpec(source=args.source, tiles=args.tiles, first=args.first,
-                         frames=args.frames),
-        traces=traces, device=args.device_profile,
-        settings=Settings(budget_s=args.budget_ms / 1e3, qualities=args.qualities,
-                          size_safety=args.size_safety),
-        windows=args.windows, seed=args.seed, jobs=args.jobs, cache_dir=args.cache_dir,
-        profiles_path=args.profiles, ground_truth=truth,
-        sweep_budgets_s=tuple(b / 1e3 for b in args.sweep_ms), methods=tuple(args.methods),
-    )
-    results = run_evaluation(cfg, args.out)
-    print(json.dumps({"reference": results["reference"], "methods": results["methods"]},
-                     indent=1, default=str))
+    args = build_parser().parse_args(argv)
+    links = load_links(args)
+    cfg = EvalConfig(links=links, windows_per_trace=args.windows, chunk=args.chunk,
+                     device=args.device_profile,
+                     settings=Settings(budget_s=args.budget_ms / 1e3),
+                     profiles_path=args.profiles, methods=tuple(args.methods),
+                     v2_policies=v2_sweep() if args.v2_sweep else (), seed=args.seed,
+                     jobs=args.jobs, cache_dir=args.cache_dir, reps=args.reps,
+                     ground_truth=args.ground_truth)
+    if args.frames:
+        cfg = replace(cfg, frames=tuple(args.frames))
+    if args.smoke:
+        cfg = replace(cfg, frames=(replace(EVALUATION[0], frames=2),),
+                      calibration=(replace(PROFILING[0], frames=1),), chunk=2,
+                      settings=replace(cfg.settings, warmup_frames=0), links=links[:2],
+                      reps=20)
+    results = run_evaluation(cfg, args.out, sweeps=not (args.no_sweeps or args.smoke),
+                             human_labels=not args.smoke)
+    for method, row in results["methods"].items():  # type: ignore[union-attr]
+        ap = row["ap50"]
+        print(f"{method:14s} AP50 {ap['value']:.3f} [{ap['low']:.3f}, {ap['high']:.3f}]  "
+              f"FPS {row['fps']:.2f}  violations {row['violation_ratio']:.3f}  "
+              f"MB/frame {row['offload_mb_per_frame']['value']:.3f}")
     return 0
 
+
+__all__ = ["FrameSpec", "main"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -89,35 +89,37 @@ def _median_s(call: object, runs: int) -> float:
 
 
 def measured_profile(
-    frame: np.ndarray, *, cache: DetectionCache, scale: float, threads: int, runs: int = 1
+    frame: np.ndarray, *, cache: DetectionCache, threads: int, runs: int = 3,
+    scorer: bool = False,
 ) -> DeviceProfile:
-    """Time the models on ``frame`` (or read the stored timing) and scale to a 4K frame.
+    """Time the models on a 4K ``frame`` (or read the stored timing).
 
     Args:
-        frame: ``(H, W, 3)`` uint8 BGR evaluation frame.
+        frame: ``(2160, 3840, 3)`` uint8 BGR evaluation frame.
         cache: where the timing is stored under the frame's digest.
-        scale: 4K area / frame area (:func:`hyperion_core.eval.frames.area_scale`).
         threads: ONNX Runtime threads, as in the evaluation.
         runs: timed runs per model after one warm-up (median).
+        scorer: Hyperion's importance needs the ViT (its time is added to ``edge_s``).
     """
     from hyperion_core.eval.frames import frame_digest
-    from hyperion_core.eval.models import build_eval_detector
+    from hyperion_core.eval.models import build_eval_detector, remix_option
     from hyperion_core.eval.payloads import Payload, materialise
     from hyperion_core.models.ort_runtime import RuntimeConfig
     from hyperion_core.models.registry import build_scorer, get_spec
 
-    key = cache_key("device-measured", frame_digest(frame), threads, runs)
+    key = cache_key("device-measured/2", frame_digest(frame), threads, runs, scorer)
     stored = cache.get_value(key)
     if stored is None:
-        size = (frame.shape[1], frame.shape[0])
-        scorer = build_scorer(
-            get_spec("scorer", runtime=RuntimeConfig(intra_op_threads=threads))
-        )
         timed = {}
-        for name in ("edge", "cloud", "elf-cnn", "remix-half"):
-            detector = build_eval_detector(name, frame_size=size, threads=threads)
-            timed[name] = _median_s(lambda d=detector: d.predict(frame), runs)
-        timed["scorer"] = _median_s(lambda: scorer.score(frame), runs)
+        quarter = np.ascontiguousarray(frame[: frame.shape[0] // 2, : frame.shape[1] // 2])
+        for name, image in (("edge", frame), ("cloud", frame), ("elf-cnn", quarter),
+                            (remix_option("nanodet", 1.0), frame[:416, :416])):
+            detector = build_eval_detector(name, threads=threads)
+            timed[name] = _median_s(lambda d=detector, im=image: d.predict(im), runs)
+        timed["scorer"] = 0.0
+        if scorer:
+            vit = build_scorer(get_spec("scorer", runtime=RuntimeConfig(intra_op_threads=threads)))
+            timed["scorer"] = _median_s(lambda: vit.score(frame), runs)
         payload = Payload(kind="jpeg", quality=50)
         timed["encode"] = _median_s(lambda: materialise(frame, payload), runs)
         cache.put_value(key, timed)
@@ -125,12 +127,12 @@ def measured_profile(
     t = dict(stored)  # type: ignore[arg-type]
     return DeviceProfile(
         name="measured",
-        edge_s=(t["edge"] + t["scorer"]) * scale,
-        edge_only_s=t["edge"] * scale,
-        cloud_s=t["cloud"] * scale,
-        overhead_s=t["encode"] * scale,
-        elf_cloud_s=t["elf-cnn"],  # one pass whatever the frame size
-        elf_overhead_s=t["encode"] * scale,
-        remix_pass_s=t["remix-half"],
-        source=f"measured on this machine ({threads} ORT threads), scaled x{scale:.2f} to 4K",
+        edge_s=t["edge"] + t["scorer"],
+        edge_only_s=t["edge"],
+        cloud_s=t["cloud"],
+        overhead_s=t["encode"],
+        elf_cloud_s=t["elf-cnn"],  # one quarter-frame partition
+        elf_overhead_s=t["encode"],
+        remix_pass_s=t[remix_option("nanodet", 1.0)],
+        source=f"measured on this machine ({threads} ORT threads, 4K frames)",
     )

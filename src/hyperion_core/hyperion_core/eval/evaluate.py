@@ -1,40 +1,37 @@
-"""``hyperion eval`` end to end: prepare frames, simulate every method, run detectors, score.
+"""``hyperion eval`` end to end: prepare frames, simulate every method on every trace
+window, run the model passes the answers need, score.
 
-Frame 0 of the loaded sequence is not scored: it is Remix's offline calibration frame
-(its block profile). Elf's ROI predictor (an attention LSTM over its past results) is
-stood in for by Elf's *own* previous answer, grown by a margin (see
-:mod:`hyperion_core.eval.simulate`); the reference boxes never reach any method.
+Frames: 100 4K frames of two real clips (:data:`hyperion_core.eval.frames.EVALUATION`),
+disjoint from the profiling frames. Each trace window runs one *chunk* of consecutive
+evaluation frames (chunks are dealt to windows in turn, so every chunk meets many
+networks). Reference: the evaluation reference model on the original frames (never a
+method's configuration); the human-labelled frames are scored separately
+(:mod:`hyperion_core.eval.labelled_methods`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hyperion_core.eval.cache import DetectionCache
 from hyperion_core.eval.devices import PAPER, DeviceProfile, measured_profile
-from hyperion_core.eval.frames import FrameSpec, area_scale, load_frames
-from hyperion_core.eval.models import Job, tile_grid, worker_threads
+from hyperion_core.eval.frames import EVALUATION, PROFILING, FrameSpec, load_frames
+from hyperion_core.eval.models import Job, reference_truth
+from hyperion_core.eval.network import Link
 from hyperion_core.eval.payloads import Payload
-from hyperion_core.eval.remix import (
-    OPTIONS,
-    RemixProfile,
-    block_grid,
-    objects_per_block,
-    recall_at_50,
-)
+from hyperion_core.eval.profile_builder import PATCH, class_map, frame_importance
 from hyperion_core.eval.runner import FrameStore, run_jobs
-from hyperion_core.eval.simulate import METHODS, FrameInputs, Settings, Simulator
+from hyperion_core.eval.timeline import FrameInputs, Settings
 from hyperion_core.fuse.boxes import Detections
-from hyperion_core.link.trace import Trace
-from hyperion_core.schedule.profiles import load_profiles
-from hyperion_core.score.jenks import jenks_classes
-from hyperion_core.score.reclass import reclass_patches
+from hyperion_core.score.jenks import JenksConfig, jenks_classes
+from hyperion_core.score.sources import ImportanceConfig
 
 DEFAULT_PROFILES = Path(__file__).parent / "data" / "default_profiles.yaml"
+METHODS = ("hyperion", "edge-only", "cloud-only", "elf", "elf-v", "remix", "v1", "v2", "v3")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,100 +39,127 @@ class EvalConfig:
     """One evaluation.
 
     Args:
-        frames: frame source; one extra frame is loaded first as history (see module doc).
-        traces: ``(spec, Trace)`` pairs to replay.
-        device: compute-time preset name, ``"paper"`` or ``"measured"``.
+        frames: evaluated frames.
+        calibration: frames Remix profiles offline (never scored).
+        links: ``(spec, Link)`` pairs to replay.
+        windows_per_trace: start offsets per trace (random, from ``seed``).
+        chunk: consecutive evaluation frames per window.
+        device: compute-time preset, ``"paper"`` or ``"measured"``.
         settings: budget and method parameters.
-        windows: start offsets per trace (random, from ``seed``); frames run once per window.
-        seed: seeds the window offsets (everything else is deterministic).
-        jobs: detector worker processes.
-        cache_dir: detector-output cache.
-        profiles_path: fitted size/accuracy profiles (YAML).
-        ground_truth: per evaluated frame, ground-truth detections (else the cloud model on
-            the original frames is the reference).
-        sweep_budgets_s: budgets of the Fig. 10 sweep, seconds (empty = no sweep).
-        sweep_rate_bps: constant uplink of the sweep (paper: 4G at 47.9 Mbit/s).
+        importance: Hyperion's importance source (as the scorer node is configured).
+        profiles_path: the scheduler's profiles.
         methods: methods to run.
+        v2_policies: fixed quality vectors of the V2 sweep (each run as ``v2:q0-q1-q2``).
+        seed: seeds the window offsets.
+        jobs: model worker processes.
+        cache_dir: model-output cache.
+        reps: bootstrap resamples.
+        ground_truth: a COCO JSON with one image per evaluated frame (in order, e.g. a
+            PANDA sequence converted by :mod:`.panda`): scored against it instead of the
+            reference model.
     """
 
-    frames: FrameSpec
-    traces: tuple[tuple[str, Trace], ...]
+    frames: tuple[FrameSpec, ...] = EVALUATION
+    calibration: tuple[FrameSpec, ...] = PROFILING
+    links: tuple[tuple[str, Link], ...] = ()
+    windows_per_trace: int = 1
+    chunk: int = 20
     device: str = "paper"
     settings: Settings = field(default_factory=Settings)
-    windows: int = 2
+    importance: ImportanceConfig = field(default_factory=ImportanceConfig)
+    profiles_path: Path = DEFAULT_PROFILES
+    methods: tuple[str, ...] = METHODS
+    v2_policies: tuple[tuple[int, ...], ...] = ()
     seed: int = 0
     jobs: int = 1
     cache_dir: Path = Path(".hyperion-cache")
-    profiles_path: Path = DEFAULT_PROFILES
-    ground_truth: tuple[Detections, ...] | None = None
-    sweep_budgets_s: tuple[float, ...] = (0.3, 0.4, 0.5, 0.65, 1.0, 2.0)
-    sweep_rate_bps: float = 47.9e6
-    methods: tuple[str, ...] = METHODS
+    reps: int = 500
+    ground_truth: Path | None = None
 
 
-def _need(cache: DetectionCache, job: Job) -> Detections:
-    found = cache.get(job.key)
-    if found is None:
-        raise KeyError(f"missing {job.model} output")
-    return found
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Prepared:
+    """Everything computed once before simulating.
+
+    Args:
+        inputs: per evaluation frame, its :class:`FrameInputs`.
+        references: per evaluation frame, the reference detections.
+        calibration: Remix's calibration frames: (inputs, reference) pairs.
+        device: compute times.
+        cache: model outputs and payload sizes.
+    """
+
+    inputs: list[FrameInputs]
+    references: list[Detections]
+    calibration: list[tuple[FrameInputs, Detections]]
+    device: DeviceProfile
+    cache: DetectionCache
 
 
-def prepare(cfg: EvalConfig) -> dict[str, object]:
-    """Load frames, run scorer/edge/reference/Remix-calibration passes, build inputs."""
-    spec = replace(cfg.frames, frames=cfg.frames.frames + 1)
-    frames = load_frames(spec)
+def frame_inputs(cfg: EvalConfig, specs: tuple[FrameSpec, ...], label: str
+                  ) -> tuple[list[FrameInputs], list[Detections], DetectionCache, list]:
+    """Load frames, run scorer, edge and reference on them, build their class maps."""
+    from hyperion_core.eval.profile_builder import ProfileConfig
+
+    loaded = [(spec.source, f) for spec in specs for f in load_frames(spec)]
     cache = DetectionCache(root=cfg.cache_dir)
-    store = FrameStore(cache_root=cfg.cache_dir, frames=frames)
-    h, w = frames[0].shape[:2]
-    blocks = block_grid(w, h, *tile_grid(w, h))
+    store = FrameStore(cache_root=cfg.cache_dir, frames=[f for _, f in loaded])
     original = Payload(kind="original")
 
-    def job(model: str, i: int, payload: Payload = original) -> Job:
+    def job(model: str, i: int) -> Job:
         return Job(model=model, frame_path=store.paths[i], digest=store.digests[i],
-                   payload=payload)
+                   payload=original)
 
-    prep = [job(m, i) for i in range(len(frames)) for m in ("scorer", "edge", "cloud")]
-    prep += [job(o, 0, Payload(kind="block", region=b)) for b in blocks for o in OPTIONS
-             if o != "skip"]
-    run_jobs(prep, cache_root=cfg.cache_dir, workers=cfg.jobs, label="prepare")
-    cloud_ref = [_need(cache, job("cloud", i)) for i in range(len(frames))]
-    references = list(cfg.ground_truth) if cfg.ground_truth else cloud_ref[1:]
-    inputs = []
-    for i in range(1, len(frames)):
-        importance = cache.get_array(job("scorer", i).key)
-        jenks = jenks_classes(importance)
-        edge = _need(cache, job("edge", i))
-        classes = reclass_patches(jenks.classes, importance, breaks=jenks.breaks,
-                                  boxes_xyxy=edge.boxes, scores=edge.scores, patch_size=16)
-        inputs.append(FrameInputs(index=i, path=store.paths[i], digest=store.digests[i],
-                                  shape=(h, w), raw_classes=jenks.classes.astype(np.uint8),
-                                  classes=classes.astype(np.uint8)))
-    calib = cloud_ref[0]  # frame 0 is never scored, so its reference is the cloud's
-    recall = {"skip": 0.0}
-    for option in ("remix-half", "remix-full"):
-        parts = [_need(cache, job(option, 0, Payload(kind="block", region=b))) for b in blocks]
-        found = Detections(boxes=np.concatenate([p.boxes.reshape(-1, 4) for p in parts]),
-                           scores=np.concatenate([p.scores for p in parts]),
-                           labels=np.concatenate([p.labels for p in parts]))
-        recall[option] = recall_at_50(calib, found)
-    remix = RemixProfile(blocks=tuple(blocks), objects=objects_per_block(calib, blocks),
-                         recall=recall)
+    run_jobs([job(m, i) for i in range(len(loaded)) for m in ("scorer", "edge", "reference")],
+             cache_root=cfg.cache_dir, workers=cfg.jobs, label=f"prepare {label}")
+    profile_cfg = ProfileConfig(importance=cfg.importance)
+    attention = ImportanceConfig(source="attention")
+    inputs, references = [], []
+    for i, (source, frame) in enumerate(loaded):
+        edge = cache.get(job("edge", i).key)
+        shape = frame.shape[:2]
+        importance = frame_importance(cache, job("scorer", i).key, edge, shape, cfg.importance)  # type: ignore[arg-type]
+        raw = frame_importance(cache, job("scorer", i).key, edge, shape, attention)  # type: ignore[arg-type]
+        inputs.append(FrameInputs(
+            index=i, path=store.paths[i], digest=store.digests[i], shape=shape,
+            raw_classes=jenks_classes(raw, JenksConfig(classes=3)).classes.astype(np.uint8),
+            classes=class_map(importance, edge, profile_cfg), source=source))  # type: ignore[arg-type]
+        references.append(reference_truth(cache.get(job("reference", i).key)))  # type: ignore[arg-type]
+    return inputs, references, cache, loaded  # type: ignore[return-value]
+
+
+def prepare(cfg: EvalConfig) -> Prepared:
+    """Frames, model passes on the originals, class maps, the device profile."""
+    inputs, references, cache, loaded = frame_inputs(cfg, cfg.frames, "evaluation")
+    calib_inputs, calib_refs, _, _ = frame_inputs(cfg, cfg.calibration, "calibration")
+    if cfg.ground_truth is not None:
+        from hyperion_core.eval.panda import read_ground_truth
+
+        references = read_ground_truth(cfg.ground_truth)
+        if len(references) != len(inputs):
+            raise ValueError(f"{cfg.ground_truth}: {len(references)} images for "
+                             f"{len(inputs)} evaluated frames")
     if cfg.device == "paper":
-        device: DeviceProfile = PAPER
+        device = PAPER
     else:
-        device = measured_profile(frames[1], cache=cache, scale=area_scale(frames[1]),
-                                  threads=worker_threads(cfg.jobs))
-    return {"inputs": inputs, "references": references, "remix": remix, "device": device,
-            "scale": area_scale(frames[0]), "cache": cache,
-            "reference": "ground-truth" if cfg.ground_truth else "cloud-original"}
+        device = measured_profile(loaded[0][1], cache=cache, threads=max(1, cfg.jobs),
+                                  scorer=bool(cfg.importance.vit_maps()))
+    return Prepared(inputs=inputs, references=references,
+                    calibration=list(zip(calib_inputs, calib_refs, strict=True)),
+                    device=device, cache=cache)
 
 
-def window_offsets(
-    trace: Trace, count: int, horizon_s: float, rng: np.random.Generator
-) -> list[float]:
-    """``count`` start times in ``[0, duration - horizon]``, seconds, from ``rng``."""
-    room = max(trace.duration_s - horizon_s, 0.0)
-    return sorted(float(x) for x in rng.uniform(0.0, room, size=count))
+def window_offsets(link: Link, count: int, horizon_s: float, rng: np.random.Generator
+                   ) -> list[float]:
+    """``count`` start times in ``[probe, duration - horizon]``, seconds, from ``rng``."""
+    duration = link.throughput.duration_s
+    room = max(duration - horizon_s, 1.0)
+    return sorted(float(x) for x in rng.uniform(1.0, max(room, 1.0 + 1e-9), size=count))
+
+
+def chunks(count: int, size: int) -> list[range]:
+    """Consecutive chunks of ``size`` frames (the last may be shorter, never empty)."""
+    return [range(k, min(k + size, count)) for k in range(0, count, size)]
 
 
 def save_json(path: Path, document: dict[str, object]) -> None:
@@ -148,13 +172,12 @@ def save_json(path: Path, document: dict[str, object]) -> None:
             return {k: clean(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [clean(v) for v in value]
+        if isinstance(value, np.floating | np.integer):
+            return clean(value.item())
         return value
 
     Path(path).write_text(json.dumps(clean(document), indent=2))
 
 
-def simulator(cfg: EvalConfig, prep: dict[str, object], settings: Settings) -> Simulator:
-    """A simulator over the prepared frames with ``settings``."""
-    return Simulator(settings=settings, device=prep["device"], frames=prep["inputs"],  # type: ignore[arg-type]
-                     profiles=load_profiles(cfg.profiles_path), remix=prep["remix"],  # type: ignore[arg-type]
-                     scale=float(prep["scale"]), cache=prep["cache"])  # type: ignore[arg-type]
+__all__ = ["DEFAULT_PROFILES", "METHODS", "PATCH", "EvalConfig", "Prepared", "chunks",
+           "prepare", "save_json", "window_offsets"]

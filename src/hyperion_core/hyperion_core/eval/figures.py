@@ -1,10 +1,12 @@
 """The paper's evaluation figures from ``results.json`` (matplotlib, Agg backend).
 
-- ``fig8_accuracy_vs_fps.png``: AP50 against frame rate, one panel per trace (paper Fig. 8);
-- ``fig9_time_series.png``: uplink rate, per-frame rate and per-frame AP50 over time on the
-  first trace's first window (Fig. 9);
+- ``fig8_accuracy_vs_fps.png``: AP50 (with its 95 % interval) against frame rate, one panel
+  per network scenario (paper Fig. 8);
+- ``fig9_time_series.png``: uplink rate, per-frame latency and bytes sent over one run
+  (Fig. 9);
 - ``fig10_budget_sweep.png``: AP50 and violation ratio against the latency budget on a
-  constant uplink (Fig. 10).
+  constant uplink (Fig. 10);
+- ``fig_cloud_sweep.png``: AP50 and violation ratio against the cloud's compute time.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperion_core.link.trace import Trace
+from hyperion_core.eval.network import Link
 
 #: Figure resolution: small PNGs for the README.
 DPI = 90
+MARKERS = {"hyperion": "*", "edge-only": "o", "cloud-only": "s", "elf": "v", "elf-v": "^",
+           "remix": "D", "v1": "1", "v3": "3"}
 
 
 def _pyplot():
@@ -28,26 +32,30 @@ def _pyplot():
     return plt
 
 
-def _markers() -> dict[str, str]:
-    return {"hyperion": "*", "edge-only": "o", "cloud-only": "s", "elf": "v", "elf-v": "^",
-            "remix": "D", "v1": "1", "v2": "2", "v3": "3"}
+def _main_methods(rows: dict) -> list[str]:
+    """Methods to draw: all but the V2 sweep's policies, plus its default policy."""
+    return [m for m in rows if not m.startswith("v2:")] + [m for m in rows if m == "v2:10-50-90"]
 
 
 def accuracy_vs_fps(results: dict, out: Path) -> Path:
-    """Fig. 8: one panel per trace, a marker per method at (FPS, AP50)."""
+    """Fig. 8: one panel per scenario, a marker per method at (FPS, AP50) with its interval."""
     plt = _pyplot()
-    traces = list(results["per_trace"])
-    fig, axes = plt.subplots(1, len(traces), figsize=(5 * len(traces), 4), squeeze=False)
-    for ax, spec in zip(axes[0], traces, strict=True):
-        for method, row in results["per_trace"][spec].items():
-            ax.scatter(row["fps"], 100 * (row["ap50"] or 0), marker=_markers().get(method, "x"),
-                       s=90, label=method)
-        mean = results.get("trace_mean_mbps", {}).get(spec, float("nan"))
-        ax.set_title(f"{spec} (mean {mean:.1f} Mbit/s)")
+    scenarios = list(results["per_scenario"])
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(4.5 * len(scenarios), 4),
+                             squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        rows = results["per_scenario"][scenario]
+        for method in _main_methods(rows):
+            row = rows[method]
+            ap = row["ap50"]
+            err = [[100 * (ap["value"] - ap["low"])], [100 * (ap["high"] - ap["value"])]]
+            ax.errorbar(row["fps"], 100 * ap["value"], yerr=err, fmt=MARKERS.get(method, "x"),
+                        markersize=9, capsize=3, label=method)
+        ax.set_title(scenario)
         ax.set_xlabel("frame rate (FPS)")
         ax.set_ylabel("AP50 (%)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="best")
+    axes[0][-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     path = out / "fig8_accuracy_vs_fps.png"
     fig.savefig(path, dpi=DPI)
@@ -55,30 +63,27 @@ def accuracy_vs_fps(results: dict, out: Path) -> Path:
     return path
 
 
-def time_series(results: dict, trace: Trace, out: Path) -> Path:
-    """Fig. 9: bandwidth, per-frame FPS and per-frame AP50 over time on one window."""
+def time_series(results: dict, links: dict[str, Link], out: Path) -> Path:
+    """Fig. 9: the uplink, per-frame latency and bytes of every method over one run."""
     plt = _pyplot()
-    series = results["time_series"]["methods"]
-    starts = [s for m in series.values() for s in m["start_s"]]
-    t0 = min(starts)
-    t1 = max(s + lat for m in series.values() for s, lat in zip(m["start_s"], m["latency_s"],
-                                                                strict=True))
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
-    grid = np.linspace(t0, t1, 400)
-    axes[0].plot(grid - t0, [trace.rate_at(t) / 1e6 for t in grid], color="k")
-    axes[0].set_ylabel("uplink (Mbit/s)")
-    axes[0].set_title(f"{results['time_series']['trace']}, budget {results['budget_ms']:.0f} ms")
-    for method, m in series.items():
-        start = np.asarray(m["start_s"]) - t0
-        lat = np.asarray(m["latency_s"])
-        axes[1].step(start, 1.0 / np.maximum(lat, 1e-6), where="post", label=method)
-        ap = np.asarray([np.nan if v is None else v for v in m["ap50"]], float)
-        axes[2].step(start, 100 * ap, where="post", label=method)
-    axes[1].set_ylabel("frame rate (FPS)")
-    axes[2].set_ylabel("AP50 per frame (%)")
-    axes[2].set_xlabel("time since window start (s)")
-    axes[1].legend(fontsize=7, ncol=3)
-    for ax in axes:
+    series = results["time_series"]
+    link = links[series["trace"]]
+    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+    starts = [s for m in series["methods"].values() for s in m["start_s"]]
+    t = np.linspace(min(starts), max(starts) + 1.0, 400)
+    top.plot(t, [link.throughput.rate_at(x) / 1e6 for x in t], color="k")
+    top.set_ylabel("uplink (Mbit/s)")
+    for method in _main_methods(series["methods"]):
+        m = series["methods"][method]
+        mid.plot(m["start_s"], 1e3 * np.asarray(m["latency_s"]), marker=MARKERS.get(method, "x"),
+                 label=method)
+        low.plot(m["start_s"], np.asarray(m["bytes_sent"]) / 1e6, marker=MARKERS.get(method, "x"))
+    mid.axhline(results["setup"]["budget_ms"], color="r", linestyle="--", linewidth=1)
+    mid.set_ylabel("latency (ms)")
+    low.set_ylabel("sent (MB)")
+    low.set_xlabel(f"trace time (s), {series['trace']}")
+    mid.legend(fontsize=7, ncol=4)
+    for ax in (top, mid, low):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "fig9_time_series.png"
@@ -87,36 +92,40 @@ def time_series(results: dict, trace: Trace, out: Path) -> Path:
     return path
 
 
-def budget_sweep(results: dict, out: Path) -> Path:
-    """Fig. 10: AP50 and violation ratio against the latency budget."""
+def sweep(results: dict, key: str, xlabel: str, name: str, out: Path) -> Path:
+    """AP50 and violation ratio against the swept value (Fig. 10 and the cloud sweep)."""
     plt = _pyplot()
-    sweep = results["budget_sweep"]["results"]
-    budgets = sorted(sweep, key=float)
-    if not budgets:
-        return out / "fig10_budget_sweep.png"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for method in sweep[budgets[0]]:
-        x = [1e3 * float(b) for b in budgets]
-        axes[0].plot(x, [100 * (sweep[b][method]["ap50"] or 0) for b in budgets],
-                     marker=_markers().get(method, "x"), label=method)
-        axes[1].plot(x, [100 * sweep[b][method]["violation_ratio"] for b in budgets],
-                     marker=_markers().get(method, "x"), label=method)
-    rate = results["budget_sweep"]["rate_mbps"]
-    for ax, label in zip(axes, ("AP50 (%)", "latency violation ratio (%)"), strict=True):
-        ax.set_xlabel("latency budget (ms)")
-        ax.set_ylabel(label)
-        ax.set_title(f"constant uplink {rate:.1f} Mbit/s")
+    data = results[key]["results"] if "results" in results[key] else results[key]
+    values = sorted(data, key=float)
+    fig, (acc, vio) = plt.subplots(1, 2, figsize=(10, 4))
+    for method in _main_methods(data[values[0]]):
+        x = [float(v) * 1e3 for v in values]
+        acc.plot(x, [100 * data[v][method]["ap50"]["value"] for v in values],
+                 marker=MARKERS.get(method, "x"), label=method)
+        vio.plot(x, [data[v][method]["violation_ratio"] for v in values],
+                 marker=MARKERS.get(method, "x"))
+    acc.set_ylabel("AP50 (%)")
+    vio.set_ylabel("violation ratio")
+    for ax in (acc, vio):
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    acc.legend(fontsize=7)
     fig.tight_layout()
-    path = out / "fig10_budget_sweep.png"
+    path = out / name
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
-def write_all(results: dict, traces: dict[str, Trace], out: Path) -> list[Path]:
-    """All three figures; returns their paths."""
-    first = results["time_series"]["trace"]
-    return [accuracy_vs_fps(results, out), time_series(results, traces[first], out),
-            budget_sweep(results, out)]
+def write_all(results: dict, links: dict[str, Link], out: Path) -> list[Path]:
+    """Every figure whose data ``results`` holds."""
+    paths = [accuracy_vs_fps(results, out)]
+    if results.get("time_series"):
+        paths.append(time_series(results, links, out))
+    if "budget_sweep" in results:
+        paths.append(sweep(results, "budget_sweep", "latency budget (ms)",
+                           "fig10_budget_sweep.png", out))
+    if "cloud_sweep" in results:
+        paths.append(sweep(results, "cloud_sweep", "cloud compute time (ms)",
+                           "fig_cloud_sweep.png", out))
+    return paths

@@ -1,10 +1,13 @@
-"""Frame sequences for evaluation and profiling, and their 4K-equivalent scale.
+"""Frame sequences for evaluation and profiling.
 
-The embedded default is the array-camera composite (``vtest.avi`` tiles of 768x540 px).
-A smaller grid than the 4K frame's 5x4 tiles keeps every tile, and so every person, at the
-same pixel scale while cutting detector time in proportion; ``area_scale`` then says how
-many such frames make one 3840x2160 frame, so that byte counts sent over a trace and
-area-proportional compute can be reported for a 4K frame.
+A :class:`FrameSpec` names 3840x2160 frames: array-camera composites of one of the real
+clips of :mod:`hyperion_core.data.sources` (``vtest``, ``market-street``), frames of a video
+file or an image folder (e.g. a PANDA sequence), or the image messages of a recorded
+rosbag2 (``bag:PATH[#TOPIC]``, a user's own camera).
+
+The defaults keep profiling and evaluation apart: their composites use disjoint ranges of
+each clip (no clip frame appears in both), so profiles are fitted on frames the evaluation
+never scores.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ import numpy as np
 
 #: Pixels of the frame size the paper evaluates (PANDA downsampled to Ultra-HD).
 UHD_PIXELS = 3840 * 2160
-#: Tile size of the 4K array-camera composite (3840/5 x 2160/4).
-TILE_SIZE = (768, 540)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -27,56 +28,94 @@ class FrameSpec:
     """Where frames come from.
 
     Args:
-        source: ``"array-camera"`` (embedded vtest composite), a video file or an image
-            folder (sorted by name).
-        tiles: ``(columns, rows)`` of 768x540 tiles for the array camera ((5, 4) = 3840x2160).
-        first: first clip frame (array camera / video) or first image index (folder).
+        source: a clip of :data:`hyperion_core.data.sources.SOURCES` (4K composites), a
+            video file, an image folder (sorted by name), ``bag:PATH[#TOPIC]``, or
+            ``labelled:SET`` (the two hand-labelled composites of a label set).
+        first: first composite (tile 0's clip frame), video frame, image or bag message.
         frames: number of frames.
-        stride: clip frames / images between consecutive frames (1 = contiguous; larger
-            spreads a few frames over the clip, e.g. for profiling).
+        stride: frames between consecutive frames (1 = contiguous).
     """
 
-    source: str = "array-camera"
-    tiles: tuple[int, int] = (5, 4)
+    source: str = "vtest"
     first: int = 0
     frames: int = 8
     stride: int = 1
 
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.stride < 1 or self.first < 0:
+            raise ValueError(f"need frames >= 1, stride >= 1, first >= 0: {self}")
+
+    def describe(self) -> str:
+        return f"{self.source} {self.frames} frames from {self.first} every {self.stride}"
+
+
+#: Profiling frames (disjoint clip ranges from EVALUATION): vtest composites 0-150 use clip
+#: frames 0-188; market-street composites 0-280 use clip frames 0-690.
+PROFILING = (
+    FrameSpec(source="vtest", first=0, frames=16, stride=10),
+    FrameSpec(source="market-street", first=0, frames=8, stride=40),
+)
+#: Evaluation frames: vtest composites 200-752 (clip frames 200-790) and market-street
+#: composites 720-1358 (clip frames 720-1768): 100 frames in all.
+EVALUATION = (
+    FrameSpec(source="vtest", first=200, frames=70, stride=8),
+    FrameSpec(source="market-street", first=720, frames=30, stride=22),
+)
+
 
 def load_frames(spec: FrameSpec) -> list[np.ndarray]:
-    """Decode the frames of ``spec`` as ``(H, W, 3)`` uint8 BGR arrays (new arrays)."""
-    import cv2
+    """Decode the frames of ``spec`` as ``(H, W, 3)`` uint8 BGR arrays (new arrays).
 
-    if spec.frames < 1:
-        raise ValueError(f"need at least one frame, got {spec.frames}")
-    if spec.stride < 1:
-        raise ValueError(f"stride must be >= 1, got {spec.stride}")
-    if spec.stride > 1:
-        frames = []
-        for k in range(spec.frames):
-            one = replace(spec, first=spec.first + k * spec.stride, frames=1, stride=1)
-            frames += load_frames(one)
-        return frames
-    if spec.source == "array-camera":
-        from hyperion_core.data.array_camera import ArrayCameraLayout, array_camera_frames
+    Raises:
+        ValueError: the source holds fewer frames than asked for.
+        FileNotFoundError: the clip or path is missing (naming how to get it).
+    """
+    from hyperion_core.data.sources import SOURCES
 
-        cols, rows = spec.tiles
-        layout = ArrayCameraLayout(
-            columns=cols, rows=rows, width=cols * TILE_SIZE[0], height=rows * TILE_SIZE[1]
-        )
-        frames = list(array_camera_frames(spec.frames, layout=layout, first=spec.first))
+    if spec.source in SOURCES:
+        return list(SOURCES[spec.source].composite_frames(spec.first, spec.frames, spec.stride))
+    if spec.source.startswith("labelled:"):
+        from hyperion_core.eval.labelled import composites
+
+        every = [c.image for c in composites(spec.source.split(":", 1)[1])]
+        picked = every[spec.first :: spec.stride][: spec.frames]
+        if len(picked) < spec.frames:
+            raise ValueError(f"{spec.source} has {len(every)} frames, {spec.frames} wanted")
+        return picked
+    if spec.source.startswith("bag:"):
+        from hyperion_core.eval.bag_frames import read_bag_frames
+
+        path, _, topic = spec.source[4:].partition("#")
+        return read_bag_frames(Path(path), topic=topic or None, first=spec.first,
+                               count=spec.frames, stride=spec.stride)
+    path = Path(spec.source)
+    if not path.exists():
+        raise FileNotFoundError(f"frame source {spec.source!r}: no such clip name, file or "
+                                f"folder (clips: {sorted(SOURCES)})")
+    wanted = [spec.first + k * spec.stride for k in range(spec.frames)]
+    if path.is_dir():
+        import cv2
+
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        frames = [cv2.imread(str(files[i])) for i in wanted if i < len(files)]
     else:
-        path = Path(spec.source)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            frames = [cv2.imread(str(p)) for p in files[spec.first : spec.first + spec.frames]]
-        else:
-            from hyperion_core.data.array_camera import read_clip
+        from hyperion_core.data.array_camera import read_clip
 
-            frames = read_clip(path, spec.first, spec.frames)
+        every = read_clip(path, spec.first, (spec.frames - 1) * spec.stride + 1)
+        frames = every[:: spec.stride]
     if len(frames) < spec.frames:
         raise ValueError(f"{spec.source} gave {len(frames)} frames, {spec.frames} wanted")
     return frames
+
+
+def load_all(specs: tuple[FrameSpec, ...]) -> list[np.ndarray]:
+    """The frames of several specs, in order."""
+    return [f for spec in specs for f in load_frames(spec)]
+
+
+def one_frame(spec: FrameSpec, index: int) -> FrameSpec:
+    """The spec of the ``index``-th frame of ``spec`` alone."""
+    return replace(spec, first=spec.first + index * spec.stride, frames=1, stride=1)
 
 
 def frame_digest(frame: np.ndarray) -> str:
@@ -87,5 +126,5 @@ def frame_digest(frame: np.ndarray) -> str:
 
 
 def area_scale(frame: np.ndarray) -> float:
-    """How many frames of this size make one 3840x2160 frame (1.0 for 4K, 5.0 for 2x2 tiles)."""
+    """How many frames of this size make one 3840x2160 frame (1.0 for 4K)."""
     return UHD_PIXELS / float(frame.shape[0] * frame.shape[1])

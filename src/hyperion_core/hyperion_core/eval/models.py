@@ -1,28 +1,32 @@
-"""The detectors the evaluation runs, sized to the frame, and a picklable job runner.
+"""The model passes an evaluation or a profile needs, as picklable jobs with cached outputs.
 
-All models are the project's registry models (``hyperion_core.models``) with settings
-expressed per pixel rather than per frame, so a crop of the array camera is processed at the
-same scale as the 4K frame it stands for:
+Models (all from :mod:`hyperion_core.models.registry`, so the evaluation runs what the
+graph runs):
 
-- ``cloud``: the registry's cloud model (YOLOv8s person, SAHI 640-px slices);
-- ``edge``: the registry's edge model, one tile per 960x1080 frame pixels at half
-  resolution (4x2 tiles on 3840x2160, the registry default);
-- ``scorer``: the registry's ViT-S/14 attention scorer (patch importance, Eq. 2);
-- ``elf-cnn``: Elf's server model. The paper's Mask R-CNN cannot be had here without a
-  hub download, so it is replaced by the same YOLO *without* SAHI: one pass over the frame
-  at the scale a 3840-px-wide frame gets in a 640 input (1/6);
-- ``remix-half`` / ``remix-full``: Remix's per-block detector choices, the edge YOLO on one
-  block at half resolution (1 pass) or at full resolution in 2x2 tiles (4 passes).
+- ``scorer``: the ViT's three maps of one pass (Eq. 2 attention, CLS attention, saliency)
+  on the 16-px patch grid, stored stacked ``(3, rows, cols)``;
+- ``edge``: the registry's edge detector on the original frame;
+- ``cloud``: the registry's cloud detector on what a payload decodes to;
+- ``reference``: the evaluation reference on the original frame (never a method's model);
+- ``elf-cnn``: Elf's server model stand-in, a CNN other than the cloud's: CenterNet-MBv3
+  with SAHI 768-px slices at full resolution, on one partition crop;
+- ``remix:<backend>@<scale>``: one of Remix's per-block detector choices on a block crop.
+
+A job's output is stored in the :class:`~hyperion_core.eval.cache.DetectionCache` under a
+key of (frame digest, model name, the model's configuration, payload), so re-runs and sweeps
+cost nothing and a changed model setting is never served a stale output.
+
+The reference's boxes become ground truth only above :data:`REFERENCE_SCORE`: the threshold
+at which they agree best with the hand labels of the selection frames (F1 0.971: precision
+0.975, recall 0.967 at IoU 0.5; ``benchmarks/choose_models.py``).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from hyperion_core.eval.cache import DetectionCache, cache_key
@@ -31,92 +35,94 @@ from hyperion_core.fuse.boxes import Detections
 from hyperion_core.models.base import Detections as ModelDetections
 from hyperion_core.models.base import Detector
 
-#: Frame pixels one edge tile covers (3840/4 x 2160/2, the registry's 4x2 grid).
-EDGE_TILE_PX = (960, 1080)
-#: Width of the frame that the Elf substitute sees in one 640 pass.
-ELF_FRAME_WIDTH = 3840
-DETECTORS = ("cloud", "edge", "elf-cnn", "remix-half", "remix-full")
+#: The scorer's maps, in the order they are stacked.
+SCORER_MAPS = ("attention", "cls_attention", "saliency")
+DETECTORS = ("edge", "cloud", "reference", "elf-cnn")
+#: Reference boxes at or above this confidence are the ground truth (see the docstring).
+REFERENCE_SCORE = 0.35
 
 
-def tile_grid(width: int, height: int) -> tuple[int, int]:
-    """``(columns, rows)`` of edge tiles / Remix blocks for a frame of this size."""
-    return (
-        max(1, round(width / EDGE_TILE_PX[0])),
-        max(1, round(height / EDGE_TILE_PX[1])),
-    )
+def reference_truth(found: Detections) -> Detections:
+    """The ground truth a reference output stands for: its confident boxes."""
+    return found.select(found.scores >= REFERENCE_SCORE)
 
 
-def to_eval(det: ModelDetections, offset: tuple[float, float] = (0.0, 0.0)) -> Detections:
-    """Model detections → fuse/metrics detections (float64 xyxy frame pixels, all persons)."""
-    boxes = det.boxes.astype(np.float64).reshape(-1, 4).copy()
-    boxes[:, 0::2] += offset[0]
-    boxes[:, 1::2] += offset[1]
-    # The registry merges the fall detector's classes into one "person": label 0 for all.
-    return Detections(boxes=boxes, scores=det.scores.astype(np.float64),
-                      labels=np.zeros(len(det), np.int64))
+_FINGERPRINTS: dict[str, str] = {}
 
 
-class FixedScaleDetector(Detector):
-    """One pass of ``inner`` over the frame shrunk by a fixed factor, never enlarged.
+def model_fingerprint(name: str) -> str:
+    """Short hash of everything that configures model ``name`` (its registry spec(s))."""
+    if name not in _FINGERPRINTS:
+        from hyperion_core.models.registry import get_spec
+
+        if name == "scorer":
+            parts: list[object] = [repr(get_spec("scorer")), SCORER_MAPS]
+        elif name in ("edge", "cloud", "reference"):
+            parts = [repr(get_spec(name))]
+        else:  # elf-cnn and remix options derive from the cloud and edge specs
+            parts = [name, repr(get_spec("cloud")), repr(get_spec("edge"))]
+        _FINGERPRINTS[name] = cache_key(*parts)[:12]
+    return _FINGERPRINTS[name]
+
+
+def to_eval(det: ModelDetections, placement: tuple[float, float, float] = (0.0, 0.0, 1.0)
+            ) -> Detections:
+    """Model detections → fuse/metrics detections (float64 xyxy frame pixels, class ids).
 
     Args:
-        inner: a 640-input detector that letterboxes its input.
-        scale: frame → model pixels (640/3840 keeps a 4K frame's scale for any crop).
-        canvas: side of the square canvas the shrunk frame is pasted on (the model input).
+        det: detections in pixels of the image the model saw.
+        placement: ``(x0, y0, scale)`` of that image in the frame
+            (:meth:`~hyperion_core.eval.payloads.Payload.placement`).
     """
-
-    def __init__(self, *, inner: Detector, scale: float, canvas: int = 640) -> None:
-        self.inner, self.scale, self.canvas = inner, scale, canvas
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.inner.class_names
-
-    def predict(self, image: np.ndarray) -> ModelDetections:
-        h, w = image.shape[:2]
-        sw, sh = max(1, round(w * self.scale)), max(1, round(h * self.scale))
-        if max(sw, sh) > self.canvas:
-            raise ValueError(f"frame {w}x{h} does not fit one pass at scale {self.scale}")
-        small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-        # Pasting on a full canvas stops the letterbox from scaling the small frame back up.
-        canvas = np.full((self.canvas, self.canvas, 3), 114, np.uint8)
-        canvas[:sh, :sw] = small
-        found = self.inner.predict(canvas)
-        boxes = found.boxes / np.array([sw / w, sh / h, sw / w, sh / h], np.float32)
-        boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
-        boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
-        return ModelDetections(boxes, found.scores, found.class_ids, found.class_names)
+    x0, y0, scale = placement
+    boxes = det.boxes.astype(np.float64).reshape(-1, 4) * scale
+    boxes[:, 0::2] += x0
+    boxes[:, 1::2] += y0
+    return Detections(boxes=boxes, scores=det.scores.astype(np.float64),
+                      labels=det.class_ids.astype(np.int64))
 
 
-def build_eval_detector(name: str, *, frame_size: tuple[int, int], threads: int) -> Detector:
-    """Build one of :data:`DETECTORS` for frames of ``frame_size`` = ``(width, height)``."""
+def remix_option(backend: str, scale: float) -> str:
+    """Model name of a Remix option: ``backend`` at ``scale`` of the block's pixels."""
+    return f"remix:{backend}@{scale:g}"
+
+
+def remix_tiling(backend: str, scale: float) -> object:
+    """Tiling of a Remix option: the block at ``scale``, cut into tiles of about one model
+    input each (so the pass count follows the block's size)."""
+    from hyperion_core.models.registry import INPUT_SIZES
+    from hyperion_core.models.tiled import TiledConfig
+
+    return TiledConfig(scale=scale, overlap=0.1, tile_px=INPUT_SIZES[backend][0])
+
+
+def build_eval_detector(name: str, *, threads: int) -> Detector:
+    """Build one of :data:`DETECTORS` or a ``remix:`` option with ``threads`` ORT threads."""
     from hyperion_core.models.ort_runtime import RuntimeConfig
     from hyperion_core.models.registry import build_detector, get_spec
-    from hyperion_core.models.tiled import TiledConfig, TiledDetector
+    from hyperion_core.models.sahi_backend import SahiConfig
 
     runtime = RuntimeConfig(intra_op_threads=threads, inter_op_threads=1)
-    if name == "cloud":
-        return build_detector(get_spec("cloud", runtime=runtime))
-    plain = build_detector(get_spec("cloud", runtime=runtime, sahi=None))
-    if name == "edge":
-        cols, rows = tile_grid(*frame_size)
-        tiling = replace(get_spec("edge").tiling, columns=cols, rows=rows)
-        return build_detector(get_spec("edge", runtime=runtime, tiling=tiling))
+    if name in ("edge", "cloud", "reference"):
+        return build_detector(get_spec(name, runtime=runtime))
+    cloud = get_spec("cloud", runtime=runtime)
     if name == "elf-cnn":
-        return FixedScaleDetector(inner=plain, scale=640 / ELF_FRAME_WIDTH)
-    if name == "remix-half":
-        return TiledDetector(inner=plain, config=TiledConfig(scale=0.5, columns=1, rows=1))
-    if name == "remix-full":
-        return TiledDetector(inner=plain, config=TiledConfig(scale=1.0, columns=2, rows=2))
-    raise KeyError(f"unknown detector {name!r}; known: {DETECTORS}")
+        return build_detector(replace(cloud, backend="centernet", sahi=SahiConfig(
+            slice_size=768, overlap=0.2, full_frame_pass=True, match_threshold=0.5)))
+    if name.startswith("remix:"):
+        backend, scale = name[len("remix:"):].split("@")
+        edge = get_spec("edge", runtime=runtime)
+        return build_detector(replace(edge, backend=backend, tiling=remix_tiling(
+            backend, float(scale))))
+    raise KeyError(f"unknown evaluation model {name!r}; known: {DETECTORS} and remix:*")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Job:
-    """One detector pass to run (or find in the cache).
+    """One model pass to run (or find in the cache).
 
     Args:
-        model: one of :data:`DETECTORS` (or ``"scorer"``).
+        model: ``"scorer"``, one of :data:`DETECTORS`, or a ``remix:`` option.
         frame_path: ``.npy`` file of the original frame (read by the worker).
         digest: the frame's content hash.
         payload: what the model receives.
@@ -129,46 +135,48 @@ class Job:
 
     @property
     def key(self) -> str:
-        return cache_key(self.digest, self.model, *self.payload.descriptor())
+        return cache_key(self.digest, self.model, model_fingerprint(self.model),
+                         *self.payload.descriptor())
 
 
-_BANK: dict[tuple[str, tuple[int, int]], object] = {}
+_BANK: dict[str, object] = {}
 
 
-def _model(name: str, size: tuple[int, int]) -> object:
+def _model(name: str) -> object:
     threads = int(os.environ.get("HYPERION_EVAL_THREADS", "1"))
-    if (name, size) not in _BANK:
+    if name not in _BANK:
         if name == "scorer":
             from hyperion_core.models.ort_runtime import RuntimeConfig
             from hyperion_core.models.registry import build_scorer, get_spec
 
-            runtime = RuntimeConfig(intra_op_threads=threads, inter_op_threads=1)
-            _BANK[(name, size)] = build_scorer(get_spec("scorer", runtime=runtime))
+            _BANK[name] = build_scorer(get_spec(
+                "scorer", runtime=RuntimeConfig(intra_op_threads=threads, inter_op_threads=1),
+                scorer_extras=SCORER_MAPS[1:]))
         else:
-            _BANK[(name, size)] = build_eval_detector(name, frame_size=size, threads=threads)
-    return _BANK[(name, size)]
+            _BANK[name] = build_eval_detector(name, threads=threads)
+    return _BANK[name]
 
 
 def run_job(job: Job, cache_root: Path) -> str:
     """Run one job in this process and store its output; returns the cache key.
 
-    Scorer jobs store the ``(rows, cols)`` patch importance map; detector jobs store
-    detections in pixels of the full frame (block crops are shifted back).
+    Scorer jobs store the stacked maps; detector jobs store detections in pixels of the
+    full frame (crops of a partition or block are shifted back).
     """
     cache = DetectionCache(root=cache_root)
     key = job.key
     frame = np.load(job.frame_path, mmap_mode="r")
     _, image = materialise(np.ascontiguousarray(frame), job.payload)
-    size = (frame.shape[1], frame.shape[0])
     if job.model == "scorer":
-        cache.put_array(key, _model("scorer", size).score(image).patch_map)  # type: ignore[attr-defined]
+        result = _model("scorer").score(image)  # type: ignore[attr-defined]
+        maps = {"attention": result.patch_map, **result.extra_maps}
+        cache.put_array(key, np.stack([maps[n] for n in SCORER_MAPS]))
         return key
-    found = _model(job.model, size).predict(image)  # type: ignore[attr-defined]
-    offset = job.payload.region[:2] if job.payload.kind == "block" else (0, 0)
-    cache.put(key, to_eval(found, (float(offset[0]), float(offset[1]))))
+    found = _model(job.model).predict(image)  # type: ignore[attr-defined]
+    cache.put(key, to_eval(found, job.payload.placement()))
     return key
 
 
 def worker_threads(jobs: int) -> int:
     """ONNX Runtime threads per worker so that ``jobs`` workers share the cores."""
-    return max(1, math.floor((os.cpu_count() or 1) / max(jobs, 1)))
+    return max(1, (os.cpu_count() or 1) // max(jobs, 1))

@@ -1,26 +1,24 @@
-"""Builds the size and accuracy profilers (paper Eqs. 3, 4) from real encodes and detections.
+"""Builds the scheduler's profiles from real encodes and the answer Hyperion delivers.
 
-For every frame: importance from the scorer, 3 Jenks classes, collaboration-aware
-re-classing with the edge detections (what Hyperion would send); then quality
-combinations over the 3 classes are encoded with the patch codec (real bytes), decoded,
-and run through the cloud model; its AP50 against the cloud model on the original frame
-is the accuracy (no human labels; SPEC "Accuracy without human labels").
+For every profiling frame: the edge detections, the importance classes as the scorer makes
+them (configured source, K Jenks classes, collaboration-aware re-classing), then
 
-Which combinations (``design``): ``full`` runs all ``L^K`` of ``L`` qualities; the default
-``orthogonal`` runs an orthogonal array of strength 2 (``L^2`` runs: every pair of classes
-sees every pair of levels exactly once), which estimates Eq. 4's per-class main effects as
-well as the full factorial does for a fraction of the cloud passes (25 instead of 125 for
-5 levels), so the CPU goes into more frames instead.
+- **size**: the frame encoded at every offered quality (all classes alike; and with class 0
+  downsampled 2x and 4x), each class's JPEG segment measured on its own →
+  per-class size tables (:mod:`hyperion_core.schedule.size_table`);
+- **accuracy of the delivered answer**: quality combinations over the classes, each really
+  encoded, decoded and run through the cloud model, then *fused with the edge's boxes*
+  (Eq. 6, the ensembler's settings) and scored with AP50 against the evaluation reference's
+  confident boxes on the original frame, pooled over the frames per combination; plus the edge alone
+  (``edge_accuracy``). Combinations: a strength-2 orthogonal array over the ``knots`` (every
+  pair of classes sees every pair of levels), plus class 0 downsampled at every knot with
+  the other classes mid-range;
+- **fits**: the per-unit-share accuracy table (the scheduler's model), and for comparison
+  the same as a line and the paper's plain Eq. 4, each also judged on held-out frames (fit
+  on half the frames, predict the other half); per-class effects with bootstrap intervals
+  over frames; the byte price by the rule of :mod:`hyperion_core.schedule.price`.
 
-Fitting: the size profile is fitted on one record per (frame, combination). Per-frame AP50
-is noisy (a frame holds a few dozen people; one box more or less moves AP50 by several
-points, more than quality does), so by default the accuracy profile is fitted on one
-record per *combination*: AP50 pooled over all profiled frames (pycocotools over the
-frames together), which averages that noise out before fitting. Weights may be
-constrained non-negative (exact NNLS by enumerating active sets, the bias left free):
-a higher quality never removes information, so a negative weight is fitted noise, and it
-would make the scheduler starve that class.
-Detector outputs are cached by (frame hash, configuration), so a re-run is cheap.
+Every model output is cached by (frame, configuration), so a re-run is cheap.
 """
 
 from __future__ import annotations
@@ -32,21 +30,21 @@ from pathlib import Path
 import numpy as np
 
 from hyperion_core.eval.cache import DetectionCache
-from hyperion_core.eval.frames import FrameSpec, load_frames
-from hyperion_core.eval.models import Job
+from hyperion_core.eval.frames import PROFILING, FrameSpec, load_all
+from hyperion_core.eval.models import SCORER_MAPS, Job, reference_truth
 from hyperion_core.eval.payloads import PATCH, Payload
-from hyperion_core.eval.runner import FrameStore, payload_size, run_jobs
-from hyperion_core.metrics.coco_ap import coco_ap
-from hyperion_core.schedule.profiles import (
-    AccuracyProfile,
-    FitStats,
-    ProfileRecord,
-    SizeProfile,
-    fit_accuracy_profile,
-    fit_size_profile,
-)
-from hyperion_core.score.jenks import jenks_classes
-from hyperion_core.score.reclass import reclass_patches
+from hyperion_core.eval.runner import FrameStore, payload_sizes, run_jobs
+from hyperion_core.fuse.boxes import Detections
+from hyperion_core.fuse.ensemble import EnsembleConfig, ensemble
+from hyperion_core.metrics.ap_matches import ImageMatches, ap50, match_image
+from hyperion_core.schedule.profiles import ProfileRecord
+from hyperion_core.schedule.size_table import ClassBytes
+from hyperion_core.score.jenks import JenksConfig, jenks_classes
+from hyperion_core.score.reclass import ReclassConfig, reclass_patches
+from hyperion_core.score.sources import ImportanceConfig, importance_map
+
+#: Qualities the size tables are measured at (the scheduler may offer any of them).
+SIZE_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,184 +52,175 @@ class ProfileConfig:
     """Profiling settings.
 
     Args:
-        frames: frames to profile. Default: 8 array-camera frames of 2x1 tiles (1536x540,
-            people at the 4K frame's scale) at clip frames 100, 180, ..., 660: spread over
-            the clip and away from the evaluation's default frames (0-8); sized for a
-            shared 2-core CPU. (A bigger tile grid adds little: the array camera's tiles
-            show clip frames 2 apart, i.e. nearly the same scene again.)
-        qualities: JPEG qualities tried per class (``L`` levels).
-        design: ``"orthogonal"`` (``L^2`` combinations, needs ``L`` prime and
-            ``classes <= L + 1``, else falls back to full) or ``"full"`` (``L^K``).
+        frames: frames to profile (default: disjoint from the evaluation's, see
+            :data:`hyperion_core.eval.frames.PROFILING`).
+        knots: qualities of the accuracy design (``L`` levels; an orthogonal array needs
+            ``L`` prime and ``classes <= L + 1``, else every combination is run).
+        size_qualities: qualities of the size tables.
+        class0_downsample: class-0 downsampling factors profiled (1 always).
         classes: number of importance classes ``K``.
-        pooled: fit accuracy on AP50 pooled over frames per combination (else per frame).
-        nonnegative: constrain the accuracy weights to be >= 0.
-        jobs: detector worker processes.
-        cache_dir: detector-output cache.
+        importance: where importance comes from (as the scorer node is configured).
+        reclass: re-classing thresholds (as the scorer node).
+        fusion: the ensembler's Eq. 6 settings.
+        jobs: model worker processes.
+        cache_dir: model-output cache.
     """
 
-    frames: FrameSpec = field(
-        default_factory=lambda: FrameSpec(tiles=(2, 1), first=100, frames=8, stride=80)
-    )
-    qualities: tuple[int, ...] = (10, 30, 50, 70, 90)
-    design: str = "orthogonal"
+    frames: tuple[FrameSpec, ...] = PROFILING
+    knots: tuple[int, ...] = (10, 30, 50, 70, 90)
+    size_qualities: tuple[int, ...] = SIZE_QUALITIES
+    class0_downsample: tuple[int, ...] = (1, 2, 4)
     classes: int = 3
-    pooled: bool = True
-    nonnegative: bool = True
+    importance: ImportanceConfig = field(default_factory=ImportanceConfig)
+    reclass: ReclassConfig = field(default_factory=ReclassConfig)
+    fusion: EnsembleConfig = field(default_factory=EnsembleConfig)
     jobs: int = 1
     cache_dir: Path = Path(".hyperion-cache")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Measurements:
-    """Profiling measurements.
+    """What profiling measured.
 
     Args:
-        records: one per (frame, combination), frame-major; AP50 of that frame alone.
-        pooled: one per combination: mean shares, summed bytes, AP50 pooled over frames.
+        shares: ``(frames, K)`` class shares.
+        raw_bytes: ``S0`` of each frame.
+        class_bytes: per frame, every measured class segment (size tables).
+        overhead_ratio: per measured payload, (payload − segments) / ``S0``.
+        payloads: per frame, ``(qualities, downsample, real bytes)`` of the design payloads.
+        combos: the accuracy design, ``(qualities, downsample)`` per combination.
+        fused: ``[combo][frame]`` matches of the fused answer against the reference.
+        edge: per frame, matches of the edge alone.
     """
 
-    records: list[ProfileRecord]
-    pooled: list[ProfileRecord]
+    shares: np.ndarray
+    raw_bytes: list[int]
+    class_bytes: list[list[ClassBytes]]
+    overhead_ratio: list[float]
+    payloads: list[list[tuple[tuple[int, ...], int, int]]]
+    combos: list[tuple[tuple[int, ...], int]]
+    fused: list[list[ImageMatches]]
+    edge: list[ImageMatches]
+
+    def records(self, frames: np.ndarray | None = None) -> list[ProfileRecord]:
+        """One pooled record per combination over ``frames`` (default: all; repeats count
+        again): mean shares, AP50 of the fused answers pooled."""
+        idx = np.arange(len(self.raw_bytes)) if frames is None else np.asarray(frames)
+        shares = tuple(float(v) for v in self.shares[idx].mean(axis=0))
+        raw = int(sum(self.raw_bytes[i] for i in idx))
+        return [ProfileRecord(shares=shares, qualities=q,
+                              downsample=(d,) + (1,) * (len(q) - 1), bytes=0, raw_bytes=raw,
+                              accuracy=float(np.nan_to_num(ap50([m[i] for i in idx]), nan=1.0)))
+                for (q, d), m in zip(self.combos, self.fused, strict=True)]
+
+    def edge_accuracy(self, frames: np.ndarray | None = None) -> float:
+        idx = np.arange(len(self.raw_bytes)) if frames is None else np.asarray(frames)
+        return float(ap50([self.edge[i] for i in idx]))
 
 
 def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
-def design_combos(
-    qualities: tuple[int, ...], classes: int, design: str = "orthogonal"
-) -> list[tuple[int, ...]]:
-    """Quality combinations to measure, one quality per class.
-
-    ``orthogonal``: rows ``(a, b, a + b, a + 2b, ...) mod L`` over all level pairs
-    ``(a, b)``; a strength-2 orthogonal array when ``L`` is prime and ``K <= L + 1``
-    (otherwise, and for ``full``, every combination).
-    """
-    levels = len(qualities)
-    if design not in ("orthogonal", "full"):
-        raise ValueError(f"unknown design {design!r}; known: orthogonal, full")
-    if design == "full" or classes < 3 or not _is_prime(levels) or classes > levels + 1:
-        return list(itertools.product(qualities, repeat=classes))
+def design_combos(knots: tuple[int, ...], classes: int) -> list[tuple[int, ...]]:
+    """Quality combinations, one quality per class: rows ``(a, b, a + b, a + 2b, ...) mod L``
+    over all level pairs — a strength-2 orthogonal array when ``L`` is prime and
+    ``K <= L + 1`` — else every combination."""
+    levels = len(knots)
+    if classes < 3 or not _is_prime(levels) or classes > levels + 1:
+        return list(itertools.product(knots, repeat=classes))
     rows = []
     for a, b in itertools.product(range(levels), repeat=2):
         idx = [a, b] + [(a + j * b) % levels for j in range(1, classes - 1)]
-        rows.append(tuple(qualities[i] for i in idx))
+        rows.append(tuple(knots[i] for i in idx))
     return rows
 
 
-def class_maps(importance: np.ndarray, edge: object, classes: int) -> np.ndarray:
-    """Re-classed Jenks classes of one frame's patch importance (uint8, same shape)."""
-    from hyperion_core.score.jenks import JenksConfig
+def accuracy_design(cfg: ProfileConfig) -> list[tuple[tuple[int, ...], int]]:
+    """The orthogonal array at full resolution, then class 0 downsampled at every knot with
+    the other classes at the middle knot."""
+    combos = [(q, 1) for q in design_combos(cfg.knots, cfg.classes)]
+    middle = cfg.knots[len(cfg.knots) // 2]
+    for d in cfg.class0_downsample:
+        if d != 1:
+            combos += [((q,) + (middle,) * (cfg.classes - 1), d) for q in cfg.knots]
+    return combos
 
-    jenks = jenks_classes(importance, JenksConfig(classes=classes))
-    return reclass_patches(
-        jenks.classes, importance, breaks=jenks.breaks, boxes_xyxy=edge.boxes,  # type: ignore[attr-defined]
-        scores=edge.scores, patch_size=PATCH,  # type: ignore[attr-defined]
-    ).astype(np.uint8)
+
+def class_map(importance: np.ndarray, edge: Detections, cfg: ProfileConfig) -> np.ndarray:
+    """The scorer's class map of one frame: Jenks classes of ``importance``, re-classed."""
+    jenks = jenks_classes(importance, JenksConfig(classes=cfg.classes))
+    return reclass_patches(jenks.classes, importance, breaks=jenks.breaks,
+                           boxes_xyxy=edge.boxes, scores=edge.scores, patch_size=PATCH,
+                           config=cfg.reclass).astype(np.uint8)
+
+
+def frame_importance(cache: DetectionCache, scorer_key: str | None, edge: Detections,
+                     shape: tuple[int, int], config: ImportanceConfig) -> np.ndarray:
+    """The configured importance of one frame from cached scorer maps and edge boxes."""
+    grid = (-(-shape[0] // PATCH), -(-shape[1] // PATCH))
+    maps = {}
+    if scorer_key is not None:
+        stacked = cache.get_array(scorer_key)
+        maps = dict(zip(SCORER_MAPS, stacked, strict=True))  # type: ignore[arg-type]
+    return importance_map(config, vit=maps, boxes_xyxy=edge.boxes, scores=edge.scores,
+                          grid=grid, patch_size=PATCH)
 
 
 def measure(cfg: ProfileConfig) -> Measurements:
-    """Measure every frame and combination of ``cfg`` (see :class:`Measurements`)."""
-    frames = load_frames(cfg.frames)
+    """Measure every frame and combination of ``cfg`` (see the module docstring)."""
+    frames = load_all(cfg.frames)
     cache = DetectionCache(root=cfg.cache_dir)
     store = FrameStore(cache_root=cfg.cache_dir, frames=frames)
+    original = Payload(kind="original")
 
-    def job(model: str, i: int, payload: Payload) -> Job:
+    def job(model: str, i: int, payload: Payload = original) -> Job:
         return Job(model=model, frame_path=store.paths[i], digest=store.digests[i],
                    payload=payload)
 
-    original = Payload(kind="original")
-    run_jobs([job(m, i, original) for i in range(len(frames)) for m in ("scorer", "edge", "cloud")],
+    models = ["edge", "reference"] + (["scorer"] if cfg.importance.vit_maps() else [])
+    run_jobs([job(m, i) for i in range(len(frames)) for m in models],
              cache_root=cfg.cache_dir, workers=cfg.jobs, label="profile: prepare")
-    combos = design_combos(cfg.qualities, cfg.classes, cfg.design)
-    wanted: list[tuple[int, tuple[int, ...], Job, np.ndarray]] = []
+    edges = [cache.get(job("edge", i).key) for i in range(len(frames))]
+    refs = [reference_truth(cache.get(job("reference", i).key))  # type: ignore[arg-type]
+            for i in range(len(frames))]
+    maps = [class_map(frame_importance(cache, job("scorer", i).key if "scorer" in models
+                                       else None, edges[i], frames[i].shape[:2],
+                                       cfg.importance), edges[i], cfg)  # type: ignore[arg-type]
+            for i in range(len(frames))]
+    shares = np.array([np.bincount(m.reshape(-1), minlength=cfg.classes)[: cfg.classes]
+                       / m.size for m in maps])
+    raw = [int(f.size) for f in frames]
+    class_bytes: list[list[ClassBytes]] = []
+    overhead, payloads = [], []
     for i in range(len(frames)):
-        importance = cache.get_array(job("scorer", i, original).key)
-        maps = class_maps(importance, cache.get(job("edge", i, original).key), cfg.classes)
-        for combo in combos:
-            payload = Payload(kind="patch", qualities=combo, class_map=maps)
-            wanted.append((i, combo, job("cloud", i, payload), maps))
-    run_jobs([w[2] for w in wanted], cache_root=cfg.cache_dir, workers=cfg.jobs,
+        rows, segments = [], []
+        for q in cfg.size_qualities:
+            for d in cfg.class0_downsample:
+                payload = Payload(kind="patch", qualities=(q,) * cfg.classes, class_map=maps[i],
+                                  downsample=d)
+                total, per_class = payload_sizes(cache, store.digests[i], store.paths[i],
+                                                 payload)
+                kept = range(cfg.classes) if d == 1 else (0,)
+                segments += [ClassBytes(cls=c, quality=q, downsample=d if c == 0 else 1,
+                                           share=float(shares[i, c]), nbytes=per_class[c],
+                                           raw_bytes=raw[i]) for c in kept]
+                overhead.append((total - sum(per_class)) / raw[i])
+                rows.append(((q,) * cfg.classes, d, total))
+        payloads.append(rows)
+        class_bytes.append(segments)
+    combos = accuracy_design(cfg)
+    wanted = [[job("cloud", i, Payload(kind="patch", qualities=q, class_map=maps[i],
+                                       downsample=d)) for i in range(len(frames))]
+              for q, d in combos]
+    run_jobs([j for row in wanted for j in row], cache_root=cfg.cache_dir, workers=cfg.jobs,
              label="profile: encode + cloud")
-    references = [cache.get(job("cloud", i, original).key) for i in range(len(frames))]
-    records = []
-    found_by_combo: dict[tuple[int, ...], list[object]] = {c: [] for c in combos}
-    for i, combo, cloud_job, maps in wanted:
-        found = cache.get(cloud_job.key)
-        found_by_combo[combo].append(found)
-        shares = np.bincount(maps.reshape(-1), minlength=cfg.classes) / maps.size
-        ap50 = coco_ap([references[i]], [found])["AP50"]  # type: ignore[list-item]
-        records.append(ProfileRecord(
-            shares=tuple(float(s) for s in shares), qualities=combo,
-            bytes=payload_size(cache, store.digests[i], store.paths[i], cloud_job.payload),
-            raw_bytes=int(frames[i].size), accuracy=float(np.nan_to_num(ap50, nan=1.0)),
-        ))
-    pooled = []
-    for c, combo in enumerate(combos):
-        mine = records[c :: len(combos)]
-        ap50 = coco_ap(references, found_by_combo[combo])["AP50"]  # type: ignore[arg-type]
-        pooled.append(ProfileRecord(
-            shares=tuple(float(v) for v in np.mean([r.shares for r in mine], axis=0)),
-            qualities=combo, bytes=sum(r.bytes for r in mine),
-            raw_bytes=sum(r.raw_bytes for r in mine),
-            accuracy=float(np.nan_to_num(ap50, nan=1.0)),
-        ))
-    return Measurements(records=records, pooled=pooled)
-
-
-def build_records(cfg: ProfileConfig) -> list[ProfileRecord]:
-    """One :class:`ProfileRecord` per frame and combination (see :func:`measure`)."""
-    return measure(cfg).records
-
-
-def fit_nonnegative_accuracy(records: list[ProfileRecord]) -> AccuracyProfile:
-    """Eq. 4 by least squares with every weight >= 0 (bias free), no downsampling.
-
-    Exact NNLS for small ``K``: each subset of weights allowed to be non-zero is solved by
-    unconstrained least squares; the best fit whose weights are all >= 0 wins (the empty
-    subset, a constant, is always feasible).
-    """
-    classes = len(records[0].qualities)
-    q = np.array([r.qualities for r in records], np.float64)
-    target = np.array([r.accuracy for r in records], np.float64)
-    n = len(records)
-    if n < classes + 3:
-        raise ValueError(f"accuracy profile: {n} records cannot fit {classes + 1} coefficients")
-    best: tuple[float, np.ndarray, float] | None = None
-    for mask in itertools.product((False, True), repeat=classes):
-        cols = [c for c in range(classes) if mask[c]]
-        design = np.column_stack([q[:, cols], np.ones(n)])
-        coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-        if (coef[:-1] < 0).any():
-            continue
-        residual = float(((design @ coef - target) ** 2).sum())
-        if best is None or residual < best[0] - 1e-15:
-            weights = np.zeros(classes)
-            weights[cols] = coef[:-1]
-            best = (residual, weights, float(coef[-1]))
-    assert best is not None  # the constant fit is always feasible
-    residual, weights, bias = best
-    predicted = q @ weights + bias
-    spread = float(((target - target.mean()) ** 2).sum())
-    varies = spread > 0 and float(np.ptp(predicted)) > 0
-    r = float(np.corrcoef(predicted, target)[0, 1]) if varies else 0.0
-    stats = FitStats(r=r, r2=1.0 - residual / spread if spread > 0 else 1.0, n=n,
-                     rmse=float(np.sqrt(residual / n)))
-    return AccuracyProfile(weights={(c, 1): float(w) for c, w in enumerate(weights)},
-                           bias=bias, stats=stats)
-
-
-def fit(
-    records: list[ProfileRecord],
-    accuracy_records: list[ProfileRecord] | None = None,
-    *,
-    nonnegative: bool = False,
-) -> tuple[SizeProfile, AccuracyProfile]:
-    """Eq. 3 on ``records``; Eq. 4 on ``accuracy_records`` (default: ``records``).
-
-    ``nonnegative`` constrains Eq. 4's weights to be >= 0 (:func:`fit_nonnegative_accuracy`);
-    otherwise plain least squares.
-    """
-    acc = records if accuracy_records is None else accuracy_records
-    accuracy = fit_nonnegative_accuracy(acc) if nonnegative else fit_accuracy_profile(acc)
-    return fit_size_profile(records), accuracy
+    fused = [[match_image(refs[i], ensemble(edges[i], cache.get(j.key), cfg.fusion))  # type: ignore[arg-type]
+              for i, j in enumerate(row)] for row in wanted]
+    for row, (q, d) in zip(wanted, combos, strict=True):
+        for i, j in enumerate(row):
+            payloads[i].append((q, d, payload_sizes(cache, store.digests[i], store.paths[i],
+                                                    j.payload)[0]))
+    return Measurements(shares=shares, raw_bytes=raw, class_bytes=class_bytes,
+                        overhead_ratio=overhead, payloads=payloads, combos=combos, fused=fused,
+                        edge=[match_image(refs[i], edges[i]) for i in range(len(frames))])  # type: ignore[arg-type]

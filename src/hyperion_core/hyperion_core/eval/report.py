@@ -1,130 +1,232 @@
-"""Runs an :class:`~hyperion_core.eval.evaluate.EvalConfig` and writes results and figures."""
+"""Runs an :class:`~hyperion_core.eval.evaluate.EvalConfig`: simulate, detect, score, and
+write ``results.json``, ``results.md`` and the figures.
+
+Every trace window runs every method on the same chunk of frames from the same trace time,
+so methods are compared on paired runs, and every figure has a bootstrap interval over
+runs (:mod:`hyperion_core.eval.scoring`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from hyperion_core.eval.evaluate import EvalConfig, prepare, save_json, simulator, window_offsets
+from hyperion_core.eval.devices import DeviceProfile
+from hyperion_core.eval.evaluate import EvalConfig, Prepared, prepare, save_json, window_offsets
+from hyperion_core.eval.methods import build_methods
+from hyperion_core.eval.network import Link
 from hyperion_core.eval.runner import run_jobs
-from hyperion_core.eval.scoring import per_frame_ap50, summarise
-from hyperion_core.eval.simulate import Outcome
+from hyperion_core.eval.scoring import RunScores, ap50_gap, bytes_ratio, score_run, summarise
+from hyperion_core.eval.timeline import Outcome, Settings, run_method
 from hyperion_core.fuse.ensemble import EnsembleConfig
 from hyperion_core.link.trace import Trace
+from hyperion_core.schedule.profile_file import Profiles, read_profiles
+
+#: The paper's 4G uplink for the budget sweep (Fig. 10), bit/s.
+SWEEP_RATE_BPS = 47.9e6
+BUDGET_SWEEP_S = (0.3, 0.4, 0.5, 0.65, 1.0, 2.0)
+CLOUD_SWEEP_S = (0.04, 0.1, 0.2, 0.4)
 
 
-def _simulate_all(cfg: EvalConfig, prep: dict[str, object]) -> dict[str, object]:
-    rng = np.random.default_rng(cfg.seed)
-    main = simulator(cfg, prep, cfg.settings)
-    # Room for a sequential run of all frames at ~4 budgets each; offsets spread over the rest.
-    horizon = len(prep["inputs"]) * cfg.settings.budget_s * 4  # type: ignore[arg-type]
-    per_trace: dict[str, dict[str, list[list[Outcome]]]] = {}
-    for spec, trace in cfg.traces:
-        offsets = window_offsets(trace, cfg.windows, horizon, rng)
-        per_trace[spec] = {m: [main.run(m, trace, o) for o in offsets] for m in cfg.methods}
-    sweep: dict[float, dict[str, list[Outcome]]] = {}
-    constant = Trace.from_steps([(cfg.sweep_rate_bps, 1e6)], loop=True, name="constant")
-    for budget in cfg.sweep_budgets_s:
-        sim = simulator(cfg, prep, replace(cfg.settings, budget_s=budget))
-        sweep[budget] = {m: sim.run(m, constant, 0.0) for m in cfg.methods}
-    return {"per_trace": per_trace, "sweep": sweep, "size_safety": main.scheduler.size_safety}
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Run:
+    """Every method on one chunk of frames from one trace time.
+
+    Args:
+        link: trace spec.
+        frames: evaluation frame indices, in order.
+        offset_s: trace time of the first frame.
+        outcomes: per method, one outcome per frame.
+    """
+
+    link: str
+    frames: list[int]
+    offset_s: float
+    outcomes: dict[str, list[Outcome]]
 
 
-def run_evaluation(cfg: EvalConfig, out: Path) -> dict[str, object]:
-    """Evaluate, write ``results.json`` and the figures into ``out``, return the results."""
+def frame_chunks(prep: Prepared, size: int) -> list[list[int]]:
+    """Consecutive frames of one source each, ``size`` at a time (sources never mix)."""
+    out: list[list[int]] = []
+    for source in dict.fromkeys(f.source for f in prep.inputs):
+        idx = [f.index for f in prep.inputs if f.source == source]
+        out += [idx[k:k + size] for k in range(0, len(idx), size)]
+    return out
+
+
+def simulate(prep: Prepared, methods: dict[str, object], links: tuple[tuple[str, Link], ...],
+             *, settings: Settings, windows: int, chunk: int, seed: int) -> list[Run]:
+    """Every method on every window; chunks are dealt to windows in turn."""
+    rng = np.random.default_rng(seed)
+    parts = frame_chunks(prep, chunk)
+    runs, k = [], 0
+    for spec, link in links:
+        for offset in window_offsets(link, windows, chunk * settings.budget_s * 4, rng):
+            frames = parts[k % len(parts)]
+            k += 1
+            inputs = [prep.inputs[i] for i in frames]
+            outcomes = {name: run_method(m, inputs, link, offset, settings.budget_s)  # type: ignore[arg-type]
+                        for name, m in methods.items()}
+            runs.append(Run(link=spec, frames=frames, offset_s=offset, outcomes=outcomes))
+    return runs
+
+
+def detect(runs: list[Run], cfg: EvalConfig) -> None:
+    """Run every model pass the answers need (cached ones are skipped)."""
+    jobs = [j for r in runs for outs in r.outcomes.values() for o in outs for j in o.jobs]
+    run_jobs(jobs, cache_root=cfg.cache_dir, workers=cfg.jobs, label="detect")
+
+
+def score(runs: list[Run], prep: Prepared, *, warmup: int, fusion: EnsembleConfig
+          ) -> dict[str, list[RunScores]]:
+    """Per method, one :class:`RunScores` per run (same order for every method)."""
+    methods = list(runs[0].outcomes) if runs else []
+    return {m: [score_run(r.outcomes[m], [prep.references[i] for i in r.frames],
+                          cache=prep.cache, fusion=fusion, warmup=warmup) for r in runs]
+            for m in methods}
+
+
+def compare(scores: dict[str, list[RunScores]], *, budget_s: float, reps: int
+            ) -> dict[str, object]:
+    """Per-method summaries, Hyperion's paired gaps to every other method, the V2 sweep."""
+    summary = {m: summarise(s, budget_s=budget_s, reps=reps) for m, s in scores.items()}
+    out: dict[str, object] = {"methods": summary}
+    if "hyperion" in scores:
+        out["hyperion_minus"] = {m: ap50_gap(scores["hyperion"], s, reps=reps).as_dict()
+                                 for m, s in scores.items() if m != "hyperion"}
+        out["hyperion_bytes_over"] = {m: bytes_ratio(scores["hyperion"], s, reps=reps).as_dict()
+                                      for m in ("elf", "elf-v", "cloud-only") if m in scores
+                                      for s in [scores[m]]}
+    sweep = {m: summary[m]["ap50"]["value"] for m in summary if m.startswith("v2:")}  # type: ignore[index]
+    if sweep:
+        ranked = sorted(sweep, key=sweep.get)  # type: ignore[arg-type]
+        best, median = ranked[-1], ranked[len(ranked) // 2]
+        out["v2_sweep"] = {"policies": sweep, "best_in_hindsight": best, "median": median}
+        if "hyperion" in scores:
+            out["hyperion_minus"]["v2 best in hindsight"] = ap50_gap(  # type: ignore[index]
+                scores["hyperion"], scores[best], reps=reps).as_dict()
+            out["hyperion_minus"]["v2 median"] = ap50_gap(  # type: ignore[index]
+                scores["hyperion"], scores[median], reps=reps).as_dict()
+    return out
+
+
+def scenario_of(spec: str) -> str:
+    """``driving/lte/8`` → ``driving/lte``."""
+    return "/".join(spec.split("/")[:2])
+
+
+def budget_sweep(cfg: EvalConfig, prep: Prepared, profiles: Profiles, device: DeviceProfile,
+                 fusion: EnsembleConfig) -> dict[str, object]:
+    """Fig. 10: every budget on a constant 47.9 Mbit/s uplink, every chunk once."""
+    link = Link(throughput=Trace.from_steps([(SWEEP_RATE_BPS, 1e6)], loop=True, name="4G"))
+    out = {}
+    for budget in BUDGET_SWEEP_S:
+        settings = replace(cfg.settings, budget_s=budget)
+        methods = build_methods(cfg, prep, profiles, settings=settings, device=device,
+                                names=[m for m in cfg.methods if m != "v2"])
+        chunks = len(frame_chunks(prep, cfg.chunk))
+        runs = simulate(prep, methods, tuple((f"4G/{k}", link) for k in range(chunks)),
+                        settings=settings, windows=1, chunk=cfg.chunk, seed=cfg.seed)
+        detect(runs, cfg)
+        scores = score(runs, prep, warmup=settings.warmup_frames, fusion=fusion)
+        out[str(budget)] = {m: summarise(s, budget_s=budget, reps=cfg.reps)
+                            for m, s in scores.items()}
+    return out
+
+
+def cloud_sweep(cfg: EvalConfig, prep: Prepared, profiles: Profiles, device: DeviceProfile,
+                fusion: EnsembleConfig) -> dict[str, object]:
+    """Sensitivity to the cloud's compute time (the paper's V100 figure is unverified)."""
+    out = {}
+    for cloud_s in CLOUD_SWEEP_S:
+        dev = replace(device, cloud_s=cloud_s, name=f"{device.name}, cloud {cloud_s:g} s")
+        methods = build_methods(cfg, prep, profiles, settings=cfg.settings, device=dev,
+                                names=[m for m in ("hyperion", "cloud-only", "elf-v", "edge-only")
+                                       if m in cfg.methods])
+        runs = simulate(prep, methods, cfg.links, settings=cfg.settings,
+                        windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed)
+        detect(runs, cfg)
+        scores = score(runs, prep, warmup=cfg.settings.warmup_frames, fusion=fusion)
+        out[str(cloud_s)] = {m: summarise(s, budget_s=cfg.settings.budget_s, reps=cfg.reps)
+                             for m, s in scores.items()}
+    return out
+
+
+def run_evaluation(cfg: EvalConfig, out: Path, *, sweeps: bool = True,
+                   human_labels: bool = True) -> dict[str, object]:
+    """Evaluate, write ``results.json``, ``results.md`` and the figures into ``out``.
+
+    Args:
+        cfg: what to evaluate.
+        out: folder for the results.
+        sweeps: also run the budget and cloud-time sweeps.
+        human_labels: also score every method against the hand labels.
+    """
     from hyperion_core.eval import figures
+    from hyperion_core.eval.markdown import markdown_tables
 
     out.mkdir(parents=True, exist_ok=True)
     prep = prepare(cfg)
-    sims = _simulate_all(cfg, prep)
-    jobs = [j for runs in sims["per_trace"].values() for lists in runs.values()  # type: ignore[union-attr]
-            for run in lists for o in run for j in o.jobs]
-    jobs += [j for per in sims["sweep"].values() for run in per.values()  # type: ignore[union-attr]
-             for o in run for j in o.jobs]
-    run_jobs(jobs, cache_root=cfg.cache_dir, workers=cfg.jobs, label="detect")
-    cache, refs = prep["cache"], prep["references"]
-    ens = EnsembleConfig()
-    budget = cfg.settings.budget_s
-
-    def summary(runs: list[list[Outcome]], b: float) -> dict[str, float]:
-        return summarise(runs, [refs] * len(runs), budget_s=b, cache=cache, config=ens)  # type: ignore[arg-type]
-
-    per_trace = sims["per_trace"]
-    methods = {m: summary([r for spec in per_trace for r in per_trace[spec][m]], budget)  # type: ignore[index]
-               for m in cfg.methods}
-    breakdown = {spec: {m: summary(per_trace[spec][m], budget) for m in cfg.methods}  # type: ignore[index]
-                 for spec in per_trace}  # type: ignore[union-attr]
-    sweep = {str(b): {m: summary([runs[m]], b) for m in cfg.methods}
-             for b, runs in sims["sweep"].items()}  # type: ignore[union-attr]
-    first_spec = cfg.traces[0][0]
-    series_runs = {m: per_trace[first_spec][m][0] for m in cfg.methods}  # type: ignore[index]
-    series = {m: {"start_s": [o.start_s for o in run], "latency_s": [o.latency_s for o in run],
-                  "ap50": per_frame_ap50(run, refs, cache, ens),  # type: ignore[arg-type]
-                  "qualities": [list(o.qualities) for o in run]}
-              for m, run in series_runs.items()}
-    device = prep["device"]
-    results = {
-        "methods": methods,
-        "reference": prep["reference"],
-        "traces": [spec for spec, _ in cfg.traces],
-        "budget_ms": budget * 1e3,
-        "device_profile": cfg.device,
-        "device": device.as_dict(),  # type: ignore[attr-defined]
-        "per_trace": breakdown,
-        "trace_mean_mbps": {spec: t.mean_rate_bps() / 1e6 for spec, t in cfg.traces},
-        "budget_sweep": {"rate_mbps": cfg.sweep_rate_bps / 1e6, "results": sweep},
-        "time_series": {"trace": first_spec, "methods": series},
-        "setup": {"frames": len(refs), "frame_size": list(np.load(prep["inputs"][0].path,  # type: ignore[index]
-                  mmap_mode="r").shape[1::-1]), "area_scale": prep["scale"],
-                  "windows": cfg.windows, "seed": cfg.seed, "settings": cfg.settings.__dict__,
-                  "remix_profile": {"objects": prep["remix"].objects,  # type: ignore[attr-defined]
-                                    "recall": prep["remix"].recall},  # type: ignore[attr-defined]
-                  "profiles": str(cfg.profiles_path),
-                  "size_safety_in_effect": sims["size_safety"]},
+    profiles = read_profiles(cfg.profiles_path)
+    fusion = EnsembleConfig()
+    methods = build_methods(cfg, prep, profiles, settings=cfg.settings, device=prep.device,
+                            names=list(cfg.methods))
+    runs = simulate(prep, methods, cfg.links, settings=cfg.settings,
+                    windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed)
+    detect(runs, cfg)
+    scores = score(runs, prep, warmup=cfg.settings.warmup_frames, fusion=fusion)
+    results: dict[str, object] = {
+        **compare(scores, budget_s=cfg.settings.budget_s, reps=cfg.reps),
+        "per_scenario": {
+            scenario: compare({m: [s for s, r in zip(v, runs, strict=True)
+                                   if scenario_of(r.link) == scenario]
+                               for m, v in scores.items()},
+                              budget_s=cfg.settings.budget_s, reps=cfg.reps)["methods"]
+            for scenario in sorted({scenario_of(r.link) for r in runs})},
+        "per_source": {
+            source: compare({m: [s for s, r in zip(v, runs, strict=True)
+                                 if prep.inputs[r.frames[0]].source == source]
+                             for m, v in scores.items()},
+                            budget_s=cfg.settings.budget_s, reps=cfg.reps)["methods"]
+            for source in sorted({f.source for f in prep.inputs})},
+        "setup": {
+            "frames": [spec.describe() for spec in cfg.frames],
+            "evaluated_frames": len(prep.inputs), "chunk": cfg.chunk,
+            "traces": [spec for spec, _ in cfg.links], "runs": len(runs),
+            "windows_per_trace": cfg.windows_per_trace, "seed": cfg.seed,
+            "budget_ms": cfg.settings.budget_s * 1e3, "device": prep.device.as_dict(),
+            "settings": cfg.settings.__dict__, "profiles": str(cfg.profiles_path),
+            "importance": cfg.importance.source, "reference": "registry model 'reference' "
+            "on the original frames", "methods": list(cfg.methods),
+        },
+        "trace_mean_mbps": {spec: link.throughput.mean_rate_bps() / 1e6
+                            for spec, link in cfg.links},
+        "time_series": time_series(runs[0], scores) if runs else {},
     }
+    if human_labels:
+        from hyperion_core.eval.labelled_methods import human_label_table
+
+        results["human_labels"] = human_label_table(replace(cfg, v2_policies=()), prep,
+                                                    profiles, names=list(cfg.methods))
+    if sweeps:
+        results["budget_sweep"] = {"rate_mbps": SWEEP_RATE_BPS / 1e6,
+                                   "results": budget_sweep(cfg, prep, profiles, prep.device,
+                                                           fusion)}
+        results["cloud_sweep"] = cloud_sweep(cfg, prep, profiles, prep.device, fusion)
     save_json(out / "results.json", results)
     (out / "results.md").write_text(markdown_tables(results))
-    figures.write_all(results, {spec: t for spec, t in cfg.traces}, out)
+    figures.write_all(results, dict(cfg.links), out)
     return results
 
 
-def markdown_tables(results: dict[str, object]) -> str:
-    """Markdown tables of ``results``: all traces pooled, per trace, and the budget sweep."""
-    cols = ("ap50", "fps", "mean_latency_ms", "p95_latency_ms", "violation_ratio",
-            "offload_mb_per_frame", "edge_answer_ratio")
-    head = ("| method | AP50 | FPS | mean latency (ms) | p95 latency (ms) | violation ratio "
-            "| MB/frame (4K) | edge answers |\n|---|---|---|---|---|---|---|---|")
-
-    def table(rows: dict[str, dict[str, float]]) -> str:
-        lines = [head]
-        for method, row in rows.items():
-            cells = []
-            for c in cols:
-                v = row.get(c)
-                cells.append("n/a" if v is None else f"{v:.3f}" if c != "mean_latency_ms"
-                             and c != "p95_latency_ms" else f"{v:.0f}")
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        return "\n".join(lines)
-
-    parts = [f"Budget {results['budget_ms']:.0f} ms, device profile {results['device_profile']}, "
-             f"reference {results['reference']}, traces {', '.join(results['traces'])}.\n",  # type: ignore[arg-type]
-             "### All traces and windows pooled\n", table(results["methods"])]  # type: ignore[arg-type]
-    for spec, rows in results["per_trace"].items():  # type: ignore[attr-defined]
-        parts += [f"\n### {spec}\n", table(rows)]
-    sweep = results["budget_sweep"]  # type: ignore[index]
-    parts.append(f"\n### Budget sweep, constant uplink {sweep['rate_mbps']:.1f} Mbit/s "
-                 "(AP50 / violation ratio)\n")
-    budgets = sorted(sweep["results"], key=float)
-    methods = list(sweep["results"][budgets[0]]) if budgets else []
-    parts.append("| method | " + " | ".join(f"{1e3 * float(b):.0f} ms" for b in budgets) + " |")
-    parts.append("|---|" + "---|" * len(budgets))
-    for m in methods:
-        cells = []
-        for b in budgets:
-            row = sweep["results"][b][m]
-            ap = "n/a" if row["ap50"] is None else f"{row['ap50']:.3f}"
-            cells.append(f"{ap} / {row['violation_ratio']:.2f}")
-        parts.append(f"| {m} | " + " | ".join(cells) + " |")
-    return "\n".join(parts) + "\n"
+def time_series(run: Run, scores: dict[str, list[RunScores]]) -> dict[str, object]:
+    """Fig. 9 data: the first run's per-frame start, latency, bytes and qualities."""
+    return {"trace": run.link, "offset_s": run.offset_s,
+            "methods": {m: {"start_s": [o.start_s for o in outs],
+                            "latency_s": [o.latency_s for o in outs],
+                            "bytes_sent": [o.bytes_sent for o in outs],
+                            "answer": [o.answer for o in outs],
+                            "qualities": [list(o.qualities) for o in outs]}
+                        for m, outs in run.outcomes.items()}}

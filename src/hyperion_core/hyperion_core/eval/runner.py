@@ -78,14 +78,32 @@ def run_jobs(jobs: list[Job], *, cache_root: Path, workers: int, label: str) -> 
         bar.close()
 
 
-def payload_size(cache: DetectionCache, digest: str, frame_path: Path, payload: object) -> int:
-    """Encoded size in bytes of ``payload`` for the stored frame (encoded once, then cached)."""
-    from hyperion_core.eval.cache import cache_key
-    from hyperion_core.eval.payloads import materialise
+def payload_sizes(cache: DetectionCache, digest: str, frame_path: Path, payload: object
+                  ) -> tuple[int, tuple[int, ...]]:
+    """Encoded size of ``payload`` for the stored frame, and for a ``patch`` payload the
+    bytes of each class's JPEG segment (encoded once, then cached).
 
-    key = cache_key(digest, "bytes", *payload.descriptor())  # type: ignore[attr-defined]
+    Returns:
+        ``(total bytes, per-class bytes)``; per-class is empty for other kinds.
+    """
+    from hyperion_core.codec.patch_codec import class_segment_bytes
+    from hyperion_core.eval.cache import cache_key
+    from hyperion_core.eval.payloads import encode_patches, materialise
+
+    key = cache_key(digest, "sizes", *payload.descriptor())  # type: ignore[attr-defined]
     stored = cache.get_value(key)
     if stored is None:
-        stored = materialise(np.load(frame_path), payload)[0]  # type: ignore[arg-type]
+        frame = np.load(frame_path)
+        if payload.kind == "patch":  # type: ignore[attr-defined]
+            data = encode_patches(frame, payload)  # type: ignore[arg-type]
+            stored = [len(data), *class_segment_bytes(data)]
+        else:
+            stored = [materialise(frame, payload)[0]]  # type: ignore[arg-type]
         cache.put_value(key, stored)
-    return int(stored)  # type: ignore[arg-type]
+    values = [int(v) for v in stored]  # type: ignore[union-attr]
+    return values[0], tuple(values[1:])
+
+
+def payload_size(cache: DetectionCache, digest: str, frame_path: Path, payload: object) -> int:
+    """Encoded size in bytes of ``payload`` for the stored frame (see :func:`payload_sizes`)."""
+    return payload_sizes(cache, digest, frame_path, payload)[0]

@@ -1,33 +1,45 @@
-"""From simulated outcomes to the paper's metrics (AP50, FPS, latency, violations, MB).
+"""From simulated outcomes to the paper's metrics, each with a bootstrap interval.
 
-Answers are resolved from cached detector outputs, then the stale-answer rule
+Answers are resolved from cached detector outputs; the stale-answer rule
 (:func:`hyperion_core.metrics.latency.answers_for_scoring`) replaces every late or missing
-answer by the most recent on-time answer of an earlier frame, and AP50 is pycocotools'
-(:func:`hyperion_core.metrics.coco_ap.coco_ap`) over all frames pooled.
+answer by the most recent on-time answer of an earlier frame; the warm-up frames of each
+run are then dropped, and every remaining frame is matched against its reference once
+(:mod:`hyperion_core.metrics.ap_matches`). AP50 pools all frames of all runs; its interval
+resamples whole runs (trace windows), the independent units of the evaluation, so a
+difference between two methods is a paired resample of the same runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from hyperion_core.eval.cache import DetectionCache
-from hyperion_core.eval.simulate import Outcome, fps
+from hyperion_core.eval.stats import Interval, bootstrap, paired_difference
+from hyperion_core.eval.timeline import Outcome
 from hyperion_core.fuse.boxes import Detections, nms
 from hyperion_core.fuse.ensemble import EnsembleConfig, ensemble
-from hyperion_core.metrics.coco_ap import coco_ap
-from hyperion_core.metrics.latency import (
-    answers_for_scoring,
-    latency_deviation_rate,
-    violation_ratio,
-)
+from hyperion_core.metrics.ap_matches import ImageMatches, ap50, match_image
+from hyperion_core.metrics.latency import answers_for_scoring
 
-#: Remix merges its blocks' boxes with the same NMS IoU as the edge tiles.
-MERGE_IOU = 0.45
+#: Boxes of several passes (Elf partitions, Remix blocks) are merged by NMS at this IoU.
+MERGE_IOU = 0.5
 
 
-def resolve(outcome: Outcome, cache: DetectionCache, config: EnsembleConfig) -> Detections | None:
+def merge(parts: Sequence[Detections]) -> Detections:
+    """Boxes of several passes over parts of one frame, merged by class-aware NMS."""
+    if not parts:
+        return Detections.empty()
+    merged = Detections(boxes=np.concatenate([p.boxes.reshape(-1, 4) for p in parts]),
+                        scores=np.concatenate([p.scores for p in parts]),
+                        labels=np.concatenate([p.labels for p in parts]))
+    return merged.select(nms(merged.boxes, merged.scores, merged.labels, MERGE_IOU))
+
+
+def resolve(outcome: Outcome, cache: DetectionCache, fusion: EnsembleConfig
+            ) -> Detections | None:
     """The detections a method delivered for one frame (``None`` if nothing was)."""
     if outcome.answer is None:
         return None
@@ -38,98 +50,111 @@ def resolve(outcome: Outcome, cache: DetectionCache, config: EnsembleConfig) -> 
             raise KeyError(f"detector output missing for {job.model} on frame {outcome.frame}")
         found.append(det)
     if outcome.answer == "fuse":
-        return ensemble(found[0], found[1], config)
+        return ensemble(found[0], found[1], fusion)
     if outcome.answer == "merge":
-        if not found:
-            return Detections.empty()
-        merged = Detections(
-            boxes=np.concatenate([d.boxes.reshape(-1, 4) for d in found]),
-            scores=np.concatenate([d.scores for d in found]),
-            labels=np.concatenate([d.labels for d in found]),
-        )
-        return merged.select(nms(merged.boxes, merged.scores, merged.labels, MERGE_IOU))
+        return merge(found)
     return found[0]
 
 
-def scored_answers(
-    outcomes: Sequence[Outcome], cache: DetectionCache, config: EnsembleConfig
-) -> list[Detections]:
-    """Per frame, what is scored after the stale-answer rule."""
-    answers = [resolve(o, cache, config) for o in outcomes]
-    return answers_for_scoring(answers, [o.on_time for o in outcomes])
-
-
-def summarise(
-    runs: Sequence[Sequence[Outcome]],
-    references: Sequence[Sequence[Detections]],
-    *,
-    budget_s: float,
-    cache: DetectionCache,
-    config: EnsembleConfig,
-) -> dict[str, float]:
-    """Metrics of one method over several runs (windows/traces), frames pooled.
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RunScores:
+    """One run (a method on one trace window) after the stale rule and the warm-up.
 
     Args:
-        runs: outcome lists, one per run; the stale rule applies within a run.
-        references: per run, the reference detections of each frame.
-        budget_s: latency budget, seconds.
-        cache: detector outputs.
-        config: ensembler settings.
+        matches: per scored frame, its answer matched against the reference.
+        latency_s: per scored frame.
+        bytes_sent: per scored frame.
+        answers: per scored frame, the answer kind (``None``: nothing delivered).
+        predicted_bytes, real_bytes: per scored frame that was sent (Hyperion variants).
+    """
+
+    matches: list[ImageMatches]
+    latency_s: np.ndarray
+    bytes_sent: np.ndarray
+    answers: list[str | None]
+    predicted_bytes: np.ndarray
+    real_bytes: np.ndarray
+
+
+def score_run(outcomes: Sequence[Outcome], references: Sequence[Detections], *,
+              cache: DetectionCache, fusion: EnsembleConfig, warmup: int) -> RunScores:
+    """Score one run; ``references[i]`` belongs to ``outcomes[i]``'s frame."""
+    answers = answers_for_scoring([resolve(o, cache, fusion) for o in outcomes],
+                                  [o.on_time for o in outcomes])
+    kept = list(range(warmup, len(outcomes)))
+    sent = [i for i in kept if outcomes[i].predicted_bytes > 0]
+    return RunScores(
+        matches=[match_image(references[i], answers[i]) for i in kept],
+        latency_s=np.array([outcomes[i].latency_s for i in kept]),
+        bytes_sent=np.array([outcomes[i].bytes_sent for i in kept]),
+        answers=[outcomes[i].answer for i in kept],
+        predicted_bytes=np.array([outcomes[i].predicted_bytes for i in sent]),
+        real_bytes=np.array([outcomes[i].real_bytes for i in sent]),
+    )
+
+
+def _pooled(runs: Sequence[RunScores], pick: Callable[[RunScores], np.ndarray]
+            ) -> Callable[[np.ndarray], float]:
+    return lambda idx: float(np.mean(np.concatenate([pick(runs[i]) for i in idx])))
+
+
+def ap50_of(runs: Sequence[RunScores]) -> Callable[[np.ndarray], float]:
+    """AP50 pooled over the runs picked by an index array (repeats count again)."""
+    return lambda idx: ap50([m for i in idx for m in runs[i].matches])
+
+
+def summarise(runs: Sequence[RunScores], *, budget_s: float, reps: int = 500, seed: int = 0
+              ) -> dict[str, object]:
+    """The paper's metrics over ``runs``, with bootstrap intervals over runs.
 
     Returns:
-        ``ap50``, ``fps``, ``mean_latency_ms``, ``p95_latency_ms``, ``violation_ratio``,
-        ``latency_deviation``, ``offload_mb_per_frame``, ``frames``, ``edge_fallback_ratio``.
+        ``ap50``, ``offload_mb_per_frame``, ``mean_latency_ms`` (Intervals as dicts), and
+        ``fps``, ``p95_latency_ms``, ``violation_ratio``, ``latency_deviation``,
+        ``edge_answer_ratio``, ``frames``, ``runs``; for runs with sent payloads also
+        ``size_error`` (quantiles of (real − predicted)/predicted).
     """
-    scored: list[Detections] = []
-    refs: list[Detections] = []
-    flat: list[Outcome] = []
-    for run, ref in zip(runs, references, strict=True):
-        scored += scored_answers(run, cache, config)
-        refs += list(ref)
-        flat += list(run)
-    latency = np.array([o.latency_s for o in flat])
-    total_time = float(latency.sum())
-    return {
-        "ap50": coco_ap(refs, scored)["AP50"],
-        "fps": len(flat) / total_time if total_time > 0 else 0.0,
-        "mean_latency_ms": float(latency.mean() * 1e3),
+    n = len(runs)
+    latency = np.concatenate([r.latency_s for r in runs])
+    total = float(latency.sum())
+    kwargs = {"reps": reps, "seed": seed}
+    out: dict[str, object] = {
+        "ap50": bootstrap(ap50_of(runs), n, **kwargs).as_dict(),  # type: ignore[arg-type]
+        "offload_mb_per_frame": bootstrap(_pooled(runs, lambda r: r.bytes_sent / 1e6), n,
+                                          **kwargs).as_dict(),  # type: ignore[arg-type]
+        "mean_latency_ms": bootstrap(_pooled(runs, lambda r: r.latency_s * 1e3), n,
+                                     **kwargs).as_dict(),  # type: ignore[arg-type]
+        "fps": len(latency) / total if total > 0 else 0.0,
         "p95_latency_ms": float(np.percentile(latency, 95) * 1e3),
-        "violation_ratio": violation_ratio(latency, budget_s),
-        "latency_deviation": float(latency_deviation_rate(latency, budget_s).mean()),
-        "offload_mb_per_frame": float(np.mean([o.bytes_sent for o in flat]) / 1e6),
-        "frames": len(flat),
-        "edge_answer_ratio": float(np.mean([o.answer == "edge" for o in flat])),
+        "violation_ratio": float(np.mean(latency > budget_s + 1e-9)),
+        "latency_deviation": float(np.mean((latency - budget_s) / budget_s)),
+        "edge_answer_ratio": float(np.mean([a == "edge" for r in runs for a in r.answers])),
+        "frames": len(latency),
+        "runs": n,
     }
+    predicted = np.concatenate([r.predicted_bytes for r in runs])
+    real = np.concatenate([r.real_bytes for r in runs])
+    if predicted.size:
+        rel = (real - predicted) / predicted
+        out["size_error"] = {"median_abs": float(np.median(np.abs(rel))),
+                             "p95_abs": float(np.percentile(np.abs(rel), 95)),
+                             "median": float(np.median(rel)), "n": int(rel.size)}
+    return out
 
 
-def per_frame_ap50(
-    outcomes: Sequence[Outcome],
-    references: Sequence[Detections],
-    cache: DetectionCache,
-    config: EnsembleConfig,
-) -> list[float]:
-    """AP50 of each frame alone (for time series), after the stale rule."""
-    answers = scored_answers(outcomes, cache, config)
-    return [coco_ap([r], [a])["AP50"] for r, a in zip(references, answers, strict=True)]
+def ap50_gap(a: Sequence[RunScores], b: Sequence[RunScores], *, reps: int = 500, seed: int = 0
+             ) -> Interval:
+    """AP50 of ``a`` minus ``b`` over the same runs (paired bootstrap over runs)."""
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} runs against {len(b)}: not paired")
+    return paired_difference(ap50_of(a), ap50_of(b), len(a), reps=reps, seed=seed)  # type: ignore[arg-type]
 
 
-def format_overhead_table(stages: dict[str, dict[str, float]]) -> str:
-    """Table I from per-stage timings of a live run: share of end-to-end time per stage.
+def bytes_ratio(a: Sequence[RunScores], b: Sequence[RunScores], *, reps: int = 500,
+                seed: int = 0) -> Interval:
+    """Mean bytes sent per frame of ``a`` over ``b``'s, same runs (paired bootstrap)."""
+    def ratio(idx: np.ndarray) -> float:
+        num = np.concatenate([a[i].bytes_sent for i in idx]).mean()
+        den = np.concatenate([b[i].bytes_sent for i in idx]).mean()
+        return float(num / den) if den > 0 else float("nan")
 
-    Args:
-        stages: network name → ``{"system", "device", "transmission", "cloud"}`` mean
-            seconds per frame (from the graph's per-stage timings).
-
-    Returns:
-        A Markdown table with one row per network, percentages of the row's sum.
-    """
-    cols = ("system", "device", "transmission", "cloud")
-    lines = ["| Network | System | Device | Transmission | Cloud |", "|---|---|---|---|---|"]
-    for network, times in stages.items():
-        total = sum(float(times.get(c, 0.0)) for c in cols)
-        shares = [100.0 * float(times.get(c, 0.0)) / total if total else 0.0 for c in cols]
-        lines.append(f"| {network} | " + " | ".join(f"{v:.1f}%" for v in shares) + " |")
-    return "\n".join(lines)
-
-
-__all__ = ["format_overhead_table", "fps", "per_frame_ap50", "resolve", "summarise"]
+    return bootstrap(ratio, len(a), reps=reps, seed=seed)

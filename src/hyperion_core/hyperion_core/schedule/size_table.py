@@ -130,7 +130,8 @@ class SizeTable:
         return float(per_class.sum()) + self.fixed_bytes(raw_bytes)
 
 
-def fit_size_table(measured: list[ClassBytes], *, overhead_ratio: list[float]) -> SizeTable:
+def fit_size_table(measured: list[ClassBytes], *, overhead_ratio: list[float],
+                   classes: int | None = None) -> SizeTable:
     """Pool per-class measurements into ratios: ``Σ bytes / Σ (S0·p_c)`` per table cell.
 
     Pooling bytes over frames (instead of averaging per-frame ratios) weights each frame by
@@ -141,6 +142,10 @@ def fit_size_table(measured: list[ClassBytes], *, overhead_ratio: list[float]) -
             measured at the same qualities. Classes with share 0 are ignored.
         overhead_ratio: per payload, ``(payload bytes − Σ segment bytes) / S0``; ``β`` is
             their median.
+        classes: ``K``; a class no profiled frame held (share 0 everywhere) gets the
+            full-resolution table of the nearest class that was measured (its patches are
+            like its neighbours' in importance), so the scheduler can still plan frames
+            where it appears.
 
     Raises:
         ValueError: no measurement, or cells measured at different qualities.
@@ -160,6 +165,11 @@ def fit_size_table(measured: list[ClassBytes], *, overhead_ratio: list[float]) -
         if any((c, d, q) not in sums for q in qualities):
             raise ValueError(f"size table: class {c} downsample {d} lacks some of {qualities}")
         ratios[(c, d)] = tuple(sums[(c, d, q)][0] / sums[(c, d, q)][1] for q in qualities)
+    measured_classes = [k for k, d in ratios if d == 1]
+    for c in range(classes or 0):
+        if (c, 1) not in ratios and measured_classes:
+            nearest = min(measured_classes, key=lambda k: (abs(k - c), k))
+            ratios[(c, 1)] = ratios[(nearest, 1)]
     return SizeTable(qualities=qualities, ratios=ratios,
                      beta=float(np.median(overhead_ratio)) if overhead_ratio else 0.0)
 

@@ -1,0 +1,86 @@
+"""Every method of the evaluation, by name, built for one configuration.
+
+``hyperion``, ``v1``, ``v3`` and ``v2`` (its default fixed policy) or ``v2:q0-q1-q2`` (one
+policy of the V2 sweep); ``edge-only``, ``cloud-only``; ``elf``, ``elf-v``; ``remix``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hyperion_core.eval.devices import DeviceProfile
+from hyperion_core.eval.evaluate import EvalConfig, Prepared
+from hyperion_core.eval.hyperion_method import HyperionMethod
+from hyperion_core.eval.models import Job
+from hyperion_core.eval.runner import run_jobs
+from hyperion_core.eval.simple_methods import CloudOnly, EdgeOnly
+from hyperion_core.eval.timeline import Settings
+from hyperion_core.fuse.boxes import Detections
+from hyperion_core.schedule.profile_file import Profiles
+
+
+def v2_name(qualities: Sequence[int]) -> str:
+    """The method name of one fixed V2 policy."""
+    return "v2:" + "-".join(str(q) for q in qualities)
+
+
+def _detector(cfg: EvalConfig, prep: Prepared):
+    """``detect(job)``: the job's detections, running the pass first when not cached
+    (Elf needs its own previous answer to cut the next frame)."""
+    def detect(job: Job) -> Detections:
+        found = prep.cache.get(job.key)
+        if found is None:
+            run_jobs([job], cache_root=cfg.cache_dir, workers=1, label=f"{job.model} (Elf)")
+            found = prep.cache.get(job.key)
+        if found is None:
+            raise KeyError(f"{job.model} produced no output for {job.digest}")
+        return found
+
+    return detect
+
+
+def remix_profile(cfg: EvalConfig, prep: Prepared) -> object:
+    """Remix's offline profile from the calibration frames (never scored): its options'
+    outputs on them against their reference detections."""
+    from hyperion_core.eval.remix import build_profile, profile_jobs
+
+    frames = [f for f, _ in prep.calibration]
+    jobs = profile_jobs(frames)
+    run_jobs([j for js in jobs.values() for j in js], cache_root=cfg.cache_dir,
+             workers=cfg.jobs, label="Remix profile")
+    found = {option: [prep.cache.get(j.key) for j in js] for option, js in jobs.items()}
+    height, width = frames[0].shape
+    return build_profile([r for _, r in prep.calibration], found, frame_size=(width, height),
+                         sources=[f.source for f in frames])
+
+
+def build_methods(cfg: EvalConfig, prep: Prepared, profiles: Profiles, *, settings: Settings,
+                  device: DeviceProfile, names: Sequence[str]) -> dict[str, object]:
+    """The named methods (``v2`` expands to the configured V2 sweep as well)."""
+    out: dict[str, object] = {}
+    for name in names:
+        if name in ("hyperion", "v1", "v3"):
+            out[name] = HyperionMethod(variant=name, settings=settings, device=device,
+                                       profiles=profiles, cache=prep.cache)
+        elif name == "v2":
+            for policy in (settings.v2_qualities, *cfg.v2_policies):
+                out.setdefault(v2_name(policy), HyperionMethod(
+                    variant="v2", settings=settings, device=device, profiles=profiles,
+                    cache=prep.cache, v2_qualities=tuple(policy)))
+        elif name == "edge-only":
+            out[name] = EdgeOnly(device=device)
+        elif name == "cloud-only":
+            out[name] = CloudOnly(settings=settings, device=device, cache=prep.cache)
+        elif name in ("elf", "elf-v"):
+            from hyperion_core.eval.elf import ElfMethod
+
+            out[name] = ElfMethod(variant=name, settings=settings, device=device,
+                                  cache=prep.cache, detect=_detector(cfg, prep))
+        elif name == "remix":
+            from hyperion_core.eval.remix import RemixMethod
+
+            out[name] = RemixMethod(profile=remix_profile(cfg, prep), settings=settings,
+                                    device=device)
+        else:
+            raise KeyError(f"unknown method {name!r}")
+    return out
