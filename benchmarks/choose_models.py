@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,7 +41,13 @@ from hyperion_core.eval.models import to_eval
 from hyperion_core.eval.poi import PoiCounts, object_patches, poi_counts
 from hyperion_core.models.base import DetectorConfig
 from hyperion_core.models.ort_runtime import RuntimeConfig
-from hyperion_core.models.registry import ModelSpec, build_detector, build_scorer, get_spec
+from hyperion_core.models.registry import (
+    ModelSpec,
+    build_detector,
+    build_scorer,
+    get_spec,
+    latencies,
+)
 from hyperion_core.models.sahi_backend import SahiConfig
 from hyperion_core.models.tiled import TiledConfig
 from hyperion_core.score.sources import ImportanceConfig, importance_map
@@ -58,19 +63,9 @@ CLOUD_SLICES = (512, 640, 768)
 HYBRID_WEIGHTS = ((1, 0, 0, 1), (0, 0, 1, 1), (1, 0, 1, 2), (1, 1, 1, 3), (1, 0, 0, 3))
 
 
-def latencies(call: object, runs: int = 10) -> list[float]:
-    call()  # type: ignore[operator]  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def measure(spec: ModelSpec, frames: list[Composite]) -> dict[str, object]:
     detector = build_detector(spec)
-    times = latencies(lambda: detector.predict(frames[0].image))
+    times = latencies(lambda: detector.predict(frames[0].image), runs=10)
     scores = score_tiles(lambda image: to_eval(detector.predict(image)), frames)
     ap = ap50_interval(scores)
     p90 = float(np.percentile(times, 90))

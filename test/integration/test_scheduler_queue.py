@@ -84,16 +84,21 @@ class FakeEdgeLink(SpinningNode):
         raise AssertionError(f"no plan saw bytes_queued={queued}, cloud {cloud_s} s")
 
 
-def test_queued_bytes_and_a_slow_cloud_shrink_the_byte_budget(tmp_path):
-    domain, _ = domain_pair()
+def start_scheduler(tmp_path: Path, domain: int, *params: str
+                    ) -> tuple[subprocess.Popen, object]:
+    """The scheduler process with the test's budget and cloud time, plus ``params``."""
     env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
     scheduler = Path(sys.executable).parent / "scheduler"
     log = (tmp_path / "scheduler.log").open("w")
-    proc = subprocess.Popen(
-        [str(scheduler), "--ros-args", "-p", f"latency_budget_s:={BUDGET_S}",
-         "-p", f"cloud_latency_s:={CLOUD_S}", "-p", "encode_latency_s:=0.0",
-         "-p", "bandwidth_stale_s:=3600.0"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    args = [f"latency_budget_s:={BUDGET_S}", f"cloud_latency_s:={CLOUD_S}",
+            "encode_latency_s:=0.0", "bandwidth_stale_s:=3600.0", *params]
+    command = [str(scheduler), "--ros-args", *[a for p in args for a in ("-p", p)]]
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log
+
+
+def test_queued_bytes_and_a_slow_cloud_shrink_the_byte_budget(tmp_path):
+    domain, _ = domain_pair()
+    proc, log = start_scheduler(tmp_path, domain)
     link = FakeEdgeLink(domain)
     try:
         wait_until(lambda: link.scores.get_subscription_count() >= 1, 60,
@@ -130,14 +135,7 @@ def test_encode_reports_correct_the_predicted_bytes(tmp_path):
     from hyperion_msgs.msg import EncodeReport
 
     domain, _ = domain_pair()
-    env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
-    scheduler = Path(sys.executable).parent / "scheduler"
-    log = (tmp_path / "scheduler.log").open("w")
-    proc = subprocess.Popen(
-        [str(scheduler), "--ros-args", "-p", f"latency_budget_s:={BUDGET_S}",
-         "-p", f"cloud_latency_s:={CLOUD_S}", "-p", "encode_latency_s:=0.0",
-         "-p", "bandwidth_stale_s:=3600.0", "-p", "size_correction_window:=3"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, log = start_scheduler(tmp_path, domain, "size_correction_window:=3")
     link = FakeEdgeLink(domain)
     reports = link.node.create_publisher(EncodeReport, qos.ENCODE_REPORT, qos.result_qos())
     try:

@@ -24,8 +24,6 @@ scaled to a 4K frame by pixel area (stored in the cache, so reruns are determini
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -78,16 +76,6 @@ PAPER = DeviceProfile(
 )
 
 
-def _median_s(call: object, runs: int) -> float:
-    call()  # type: ignore[operator]  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measured_profile(
     frame: np.ndarray, *, cache: DetectionCache, threads: int, runs: int = 3,
     scorer: bool = False,
@@ -105,7 +93,7 @@ def measured_profile(
     from hyperion_core.eval.models import build_eval_detector, remix_option
     from hyperion_core.eval.payloads import Payload, materialise
     from hyperion_core.models.ort_runtime import RuntimeConfig
-    from hyperion_core.models.registry import build_scorer, get_spec
+    from hyperion_core.models.registry import build_scorer, get_spec, median_latency
 
     key = cache_key("device-measured/2", frame_digest(frame), threads, runs, scorer)
     stored = cache.get_value(key)
@@ -115,13 +103,13 @@ def measured_profile(
         for name, image in (("edge", frame), ("cloud", frame), ("elf-cnn", quarter),
                             (remix_option("nanodet", 1.0), frame[:416, :416])):
             detector = build_eval_detector(name, threads=threads)
-            timed[name] = _median_s(lambda d=detector, im=image: d.predict(im), runs)
+            timed[name] = median_latency(lambda d=detector, im=image: d.predict(im), runs=runs)
         timed["scorer"] = 0.0
         if scorer:
             vit = build_scorer(get_spec("scorer", runtime=RuntimeConfig(intra_op_threads=threads)))
-            timed["scorer"] = _median_s(lambda: vit.score(frame), runs)
+            timed["scorer"] = median_latency(lambda: vit.score(frame), runs=runs)
         payload = Payload(kind="jpeg", quality=50)
-        timed["encode"] = _median_s(lambda: materialise(frame, payload), runs)
+        timed["encode"] = median_latency(lambda: materialise(frame, payload), runs=runs)
         cache.put_value(key, timed)
         stored = timed
     t = dict(stored)  # type: ignore[arg-type]

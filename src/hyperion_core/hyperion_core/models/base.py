@@ -105,6 +105,12 @@ class DetectorConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 
 
+def check_bgr(image: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``image`` is an ``(H, W, 3)`` uint8 frame (BGR)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
+
+
 class Detector(abc.ABC):
     """A detection model behind one call: BGR frame in, :class:`Detections` out."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hyperion_core.models.base import Detections, Detector, DetectorConfig
+from hyperion_core.models.base import Detections, Detector, DetectorConfig, check_bgr
 from hyperion_core.models.boxes import nms, stretch, to_frame_pixels
 from hyperion_core.models.coco import COCO_CLASSES
 from hyperion_core.models.ort_runtime import RuntimeConfig, make_session
@@ -65,8 +65,7 @@ class CenterNetDetector(Detector):
         Returns:
             Detections, xyxy in pixels of ``image``.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
+        check_bgr(image)
         cfg = self.config.detector
         resized, transform = stretch(image, cfg.input_size)
         rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32)[None]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperion_core.models.base import Detections, Detector, DetectorConfig
+from hyperion_core.models.base import Detections, Detector, DetectorConfig, check_bgr
 from hyperion_core.models.boxes import nms, stretch, to_frame_pixels
 from hyperion_core.models.coco import COCO_CLASSES
 from hyperion_core.models.ort_runtime import RuntimeConfig, make_session
@@ -119,8 +119,7 @@ class NanoDetDetector(Detector):
         Returns:
             Detections, xyxy in pixels of ``image``.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
+        check_bgr(image)
         cfg = self.config.detector
         resized, transform = stretch(image, cfg.input_size)
         tensor = ((resized.astype(np.float32) - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)[None]

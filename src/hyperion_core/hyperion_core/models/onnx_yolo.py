@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hyperion_core.models.base import Detections, Detector, DetectorConfig
+from hyperion_core.models.base import Detections, Detector, DetectorConfig, check_bgr
 from hyperion_core.models.boxes import cxcywh_to_xyxy, letterbox, nms, to_frame_pixels
 from hyperion_core.models.ort_runtime import RuntimeConfig, input_dtype, make_session
 
@@ -145,8 +145,7 @@ class YoloOnnxDetector(Detector):
         Returns:
             Detections, xyxy in pixels of ``image``.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
+        check_bgr(image)
         tensor, transform = self.preprocess(image)
         (output,) = self._session.run(None, {self._input_name: tensor})[:1]
         cfg = self.config.detector

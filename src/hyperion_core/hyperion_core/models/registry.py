@@ -229,15 +229,20 @@ def build_scorer(spec: ModelSpec) -> AttentionScorer:
     )
 
 
-def median_latency(call: Callable[[], object], *, runs: int) -> float:
-    """Median wall time of ``call()`` in seconds over ``runs`` runs, after one warm-up."""
+def latencies(call: Callable[[], object], *, runs: int) -> list[float]:
+    """Wall time of ``call()`` in seconds, ``runs`` times, after one warm-up."""
     call()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_latency(call: Callable[[], object], *, runs: int) -> float:
+    """Median of :func:`latencies`."""
+    return statistics.median(latencies(call, runs=runs))
 
 
 def describe_models(

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hyperion_core.models.base import Device, TokenImportance
+from hyperion_core.models.base import Device, TokenImportance, check_bgr
 from hyperion_core.models.onnx_graph import prune
 from hyperion_core.models.ort_runtime import RuntimeConfig, make_session
 from hyperion_core.score.importance import ImportanceAccumulator, importance_on_patch_grid
@@ -185,8 +185,7 @@ class OnnxVitScorer:
             Importance on the token grid and on the frame's ``frame_patch_px`` patch grid
             (``ceil(H / p) x ceil(W / p)`` cells; each cell covers ``p`` frame pixels).
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected (H, W, 3) uint8 BGR, got {image.shape} {image.dtype}")
+        check_bgr(image)
         names = [self._outputs[k] for k in self._layers] + self._extra_outputs
         results = self._session.run(names, {self._input_name: self.preprocess(image)})
         extra_results = results[len(self._layers) :]
