@@ -1,15 +1,25 @@
 import numpy as np
 import pytest
 
-from hyperion_core.score.jenks import (
-    JenksConfig,
-    assign_classes,
-    exact_jenks_classes,
-    goodness_of_variance_fit,
-    jenks_classes,
-)
+from hyperion_core.score.jenks import JenksConfig, exact_jenks_classes, jenks_classes
 
-pytest.importorskip("jenkspy")
+jenkspy = pytest.importorskip("jenkspy")
+
+
+def _gvf(values, classes):
+    """Goodness of variance fit written out: 1 - within-class / total squared deviation."""
+    values = np.asarray(values, float).reshape(-1)
+    classes = np.asarray(classes).reshape(-1)
+    total = ((values - values.mean()) ** 2).sum()
+    within = sum(((values[classes == c] - values[classes == c].mean()) ** 2).sum()
+                 for c in np.unique(classes))
+    return 1.0 - within / total if total > 0 else 1.0
+
+
+def _assign(values, breaks):
+    """Class of each value by the convention breaks[c-1] < v <= breaks[c], counted directly."""
+    values = np.asarray(values, float)
+    return sum((values > b).astype(int) for b in breaks).astype(np.uint8)
 
 
 def _distributions():
@@ -34,7 +44,7 @@ def test_fast_close_to_exact_and_monotone(name):
     assert exact.gvf - fast.gvf <= 0.005
     order = np.argsort(values)
     assert np.all(np.diff(fast.classes[order].astype(int)) >= 0)
-    assert fast.gvf == pytest.approx(goodness_of_variance_fit(values, fast.classes))
+    assert fast.gvf == pytest.approx(_gvf(values, fast.classes))
 
 
 def test_real_frame_scores():
@@ -68,4 +78,21 @@ def test_shape_kept_and_assign():
     grid = np.random.default_rng(2).random((7, 9))
     result = jenks_classes(grid)
     assert result.classes.shape == grid.shape and result.classes.dtype == np.uint8
-    np.testing.assert_array_equal(assign_classes(grid, result.breaks), result.classes)
+    np.testing.assert_array_equal(_assign(grid, result.breaks), result.classes)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("classes", [2, 3, 4])
+def test_small_inputs_give_exactly_jenkspys_breaks(seed, classes):
+    """Up to 128 distinct values every value is its own bin, so the mini-batch method is
+    exact: its breaks must be jenkspy's, value for value (a break one value off fails)."""
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.lognormal(0, 1, int(rng.integers(12, 120))), 6)
+    if len(np.unique(values)) < classes + 1:
+        pytest.skip("too few distinct values")
+    expected = jenkspy.jenks_breaks(values.tolist(), n_classes=classes)[1:-1]
+    fast = jenks_classes(values, JenksConfig(classes=classes))
+    assert fast.breaks.tolist() == pytest.approx(expected, abs=0)
+    np.testing.assert_array_equal(fast.classes, _assign(values, expected))
+    assert fast.gvf == pytest.approx(_gvf(values, fast.classes))
+
