@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from hyperion_core.eval.labels import (
 )
 from hyperion_core.eval.stats import Interval, bootstrap, paired_difference
 from hyperion_core.fuse.boxes import Detections
-from hyperion_core.metrics.coco_ap import coco_ap
+from hyperion_core.metrics.ap_matches import ImageMatches, ap50, match_image
 
 LABEL_SETS = {
     "report": VTEST_LABELS,
@@ -74,9 +75,14 @@ class TileScores:
         """AP50 over the images of the labelled frames ``frame_order[units]`` (repeats
         count again)."""
         wanted = [frame_order[u] for u in units]
-        picks = [i for f in wanted for i, g in enumerate(self.frames) if g == f]
-        return coco_ap([self.truth[i] for i in picks], [self.found[i] for i in picks],
-                       crowd=[self.crowd[i] for i in picks])["AP50"]
+        return ap50([self.matches[i] for f in wanted
+                     for i, g in enumerate(self.frames) if g == f])
+
+    @cached_property
+    def matches(self) -> list[ImageMatches]:
+        """Per image, its COCO matches (computed once: resamples only re-rank them)."""
+        return [match_image(t, f, crowd=c)
+                for t, f, c in zip(self.truth, self.found, self.crowd, strict=True)]
 
 
 def split_by_tile(

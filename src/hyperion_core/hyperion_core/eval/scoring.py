@@ -21,7 +21,7 @@ from hyperion_core.eval.stats import Interval, bootstrap, paired_difference
 from hyperion_core.eval.timeline import Outcome
 from hyperion_core.fuse.boxes import Detections, nms
 from hyperion_core.fuse.ensemble import EnsembleConfig, ensemble
-from hyperion_core.metrics.ap_matches import ImageMatches, ap50, match_image
+from hyperion_core.metrics.ap_matches import ImageMatches, RankedMatches, match_image
 from hyperion_core.metrics.latency import answers_for_scoring
 
 #: Boxes of several passes (Elf partitions, Remix blocks) are merged by NMS at this IoU.
@@ -100,7 +100,8 @@ def _pooled(runs: Sequence[RunScores], pick: Callable[[RunScores], np.ndarray]
 
 def ap50_of(runs: Sequence[RunScores]) -> Callable[[np.ndarray], float]:
     """AP50 pooled over the runs picked by an index array (repeats count again)."""
-    return lambda idx: ap50([m for i in idx for m in runs[i].matches])
+    ranked = RankedMatches([r.matches for r in runs])
+    return lambda idx: ranked.ap50(np.bincount(idx, minlength=len(runs)))
 
 
 def summarise(runs: Sequence[RunScores], *, budget_s: float, reps: int = 500, seed: int = 0
