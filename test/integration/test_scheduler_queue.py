@@ -164,3 +164,31 @@ def test_encode_reports_correct_the_predicted_bytes(tmp_path):
     assert corrected is not None, "plans never showed the correction"
     twice = 2 * sum(corrected.class_model_bytes) + fixed
     assert corrected.predicted_bytes == pytest.approx(twice, rel=0.01, abs=2)
+
+
+def test_a_slow_cloud_is_forgotten_after_its_memory(tmp_path):
+    """Measured cloud times expire: a cloud once too slow for the budget (every frame
+    edge-only, so no new measurement) is planned with its profile again afterwards."""
+    memory_s = 10.0
+    domain, _ = domain_pair()
+    proc, log = start_scheduler(tmp_path, domain, f"cloud_latency_memory_s:={memory_s}")
+    link = FakeEdgeLink(domain)
+    try:
+        wait_until(lambda: link.scores.get_subscription_count() >= 1
+                   and link.answers.get_subscription_count() >= 1, 60,
+                   f"the scheduler\n{(tmp_path / 'scheduler.log').read_text()}")
+        link.plan_for(0)  # discovery complete both ways before the answers go out
+        answered = time.monotonic()
+        for _ in range(3):
+            link.answer(20.0)  # longer than the whole 10 s budget
+        slow = link.plan_for(0, cloud_s=20.0)
+        assert time.monotonic() - answered < memory_s, "too slow to see the slow cloud"
+        time.sleep(max(0.0, answered + memory_s + 0.5 - time.monotonic()))
+        recovered = link.plan_for(0)  # the profile's 1 s again
+    finally:
+        link.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    assert slow.edge_only and slow.reason.startswith("nothing fits")
+    assert not recovered.edge_only

@@ -54,7 +54,7 @@ class FrameRecord:
 #: Table I of the paper from a live run: stage -> (from, to) completion marks.
 STAGE_SPANS = {
     "edge detection": ("capture", "edge_detected"),
-    "importance scoring (ViT, in parallel)": ("capture", "scored"),
+    "edge detection + importance scoring": ("capture", "scored"),
     "scheduling": ("scored", "scheduled"),
     "encode + uplink + cloud + downlink": ("scheduled", "cloud_answer"),
     "encoding": ("scheduled", "encoded"),

@@ -42,7 +42,7 @@ PARAMS = (
               description="array_camera: mosaic width [px]"),
     ParamSpec(name="height", default=2160, low=64, high=16384,
               description="array_camera: mosaic height [px]"),
-    ParamSpec(name="rate_hz", default=0.05, low=0.01, high=120.0,
+    ParamSpec(name="rate_hz", default=0.5, low=0.01, high=120.0,
               description="publishing rate [Hz]"),
     ParamSpec(name="max_frames", default=0, low=0, high=1_000_000_000,
               description="stop publishing after this many frames, 0 = never [frames]"),

@@ -52,7 +52,7 @@ SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
            FUSED: FrameTiming.SOURCE_FUSED}
 
 PARAMS = (
-    ParamSpec(name="latency_budget_s", default=30.0, low=0.05, high=120.0,
+    ParamSpec(name="latency_budget_s", default=3.0, low=0.05, high=120.0,
               description="end-to-end budget per frame, capture to answer [s]"),
     ParamSpec(name="cloud_weight", default=0.6, low=0.0, high=1.0,
               description="w_c of Eq. 6 (w_e = 1 - w_c) for matched boxes [0-1]"),

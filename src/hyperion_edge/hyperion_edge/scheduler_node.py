@@ -8,10 +8,10 @@ encoding time ``encode_latency_s`` plus the time the uplink needs for the bytes 
 ahead of this frame (``LinkStats.bytes_queued / B̂``: without it, frames planned while
 the link was fast queue behind each other when it slows, and their cloud answers come
 too late); ``T_cloud`` is the profiled ``cloud_latency_s``, or the median of the last
-``cloud_latency_window`` measured cloud times when longer (received → inferred on the
-cloud's clock, from ``/hyperion/cloud/detections``: a cloud whose detector queues or
-shares its cores takes longer than its profile, and planning with the profile would
-send frames whose answers miss the deadline); ``B̂``
+``cloud_latency_window`` measured cloud times of the last ``cloud_latency_memory_s`` when
+longer (received → inferred on the cloud's clock, from ``/hyperion/cloud/detections``: a
+cloud whose detector queues or shares its cores takes longer than its profile, and planning
+with the profile would send frames whose answers miss the deadline); ``B̂``
 the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
 never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
 plan.
@@ -68,13 +68,16 @@ SHIPPED_PROFILES = Path(hyperion_core.__file__).parent / "eval" / "data" / "defa
 SHIPPED_PROFILE_CLASSES = 3
 
 PARAMS = (
-    ParamSpec(name="latency_budget_s", default=30.0, low=0.05, high=120.0,
+    ParamSpec(name="latency_budget_s", default=3.0, low=0.05, high=120.0,
               description="end-to-end budget per frame, capture to answer [s]"),
-    ParamSpec(name="cloud_latency_s", default=14.0, low=0.0, high=120.0,
+    ParamSpec(name="cloud_latency_s", default=1.5, low=0.0, high=120.0,
               description="profiled cloud decode + inference time T_cloud [s]"),
     ParamSpec(name="cloud_latency_window", default=5, low=0, high=1000,
               description="T_cloud is at least the median of this many recent measured "
                           "cloud times; 0 = the profiled cloud_latency_s only [answers]"),
+    ParamSpec(name="cloud_latency_memory_s", default=20.0, low=0.1, high=3600.0,
+              description="a measured cloud time counts for this long; then the profile "
+                          "applies again and the next offload re-measures [s]"),
     ParamSpec(name="encode_latency_s", default=0.1, low=0.0, high=60.0,
               description="expected patch encoding time, added to the time spent [s]"),
     ParamSpec(name="qualities", default=[10, 30, 50, 70, 90], low=1, high=100,
@@ -93,7 +96,7 @@ PARAMS = (
               description="uplink estimate while the link is up without samples [bit/s]"),
     ParamSpec(name="force_edge_only", default=False,
               description="never offload (the edge-only baseline) [bool]"),
-    ParamSpec(name="bandwidth_stale_s", default=15.0, low=0.1, high=3600.0,
+    ParamSpec(name="bandwidth_stale_s", default=5.0, low=0.1, high=3600.0,
               description="sent bytes without a throughput sample for this long: the "
                           "link is stalled, bandwidth 0 [s]"),
     ParamSpec(name="size_safety", default=-1.0, low=-1.0, high=1.0,
@@ -154,7 +157,9 @@ class SchedulerNode(HyperionNode):
                                  qos.result_qos())
         self.create_subscription(EncodeReport, qos.ENCODE_REPORT, self._on_report,
                                  qos.result_qos())
-        self._cloud_times: deque[float] = deque(maxlen=max(p["cloud_latency_window"], 1))
+        # (arrival on the edge clock, ns; cloud time, s) of recent answers.
+        self._cloud_times: deque[tuple[int, float]] = deque(
+            maxlen=max(p["cloud_latency_window"], 1))
         if p["cloud_latency_window"] > 0:
             self.create_subscription(CloudDetections, qos.CLOUD_DETECTIONS, self._on_cloud,
                                      qos.result_qos())
@@ -162,11 +167,19 @@ class SchedulerNode(HyperionNode):
     def _on_cloud(self, msg: CloudDetections) -> None:
         taken_s = (stamp_ns(msg.inferred_stamp) - stamp_ns(msg.received_stamp)) / 1e9
         if stamp_ns(msg.received_stamp) > 0 and taken_s >= 0:
-            self._cloud_times.append(taken_s)
+            self._cloud_times.append((self.now_ns(), taken_s))
 
     def _cloud_latency_s(self) -> float:
-        """The profiled T_cloud, or the recent measured median when that is longer."""
-        measured = float(np.median(self._cloud_times)) if self._cloud_times else 0.0
+        """The profiled T_cloud, or the recent measured median when that is longer.
+
+        Measurements expire: a cloud measured too slow makes every frame edge-only, so no
+        new answer would ever show that it has become fast again.
+        """
+        oldest = self.now_ns() - int(self.p["cloud_latency_memory_s"] * 1e9)
+        while self._cloud_times and self._cloud_times[0][0] < oldest:
+            self._cloud_times.popleft()
+        times = [taken for _, taken in self._cloud_times]
+        measured = float(np.median(times)) if times else 0.0
         return max(self.p["cloud_latency_s"], measured)
 
     def _scheduler(self, classes: int) -> TransmissionScheduler:
