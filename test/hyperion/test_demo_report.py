@@ -61,3 +61,17 @@ def test_stage_table_takes_medians_over_the_frames_each_stage_ran_in(tmp_path):
     assert stages["uplink + cloud + downlink"]["median_s"] == pytest.approx(1.05)
     # Fusion starts when the later of the edge and cloud answers is in.
     assert stages["fusion and publishing"]["median_s"] == pytest.approx((0.1 + 0.1) / 2)
+
+
+def test_cpu_table_divides_by_frames_and_separates_the_models():
+    from hyperion.demo_report import cpu_table
+
+    start = {"edge_detector": 10.0, "cloud_detector": 5.0, "encoder": 1.0}
+    end = {"edge_detector": 14.0, "cloud_detector": 13.0, "encoder": 3.0, "scorer": 1.0}
+    table = cpu_table(start, end, frames=4, wall_s=8.0, cores=2)
+    # A node first seen at the end (started late) counts from zero.
+    assert table["cpu_s_per_frame"] == {"cloud_detector": 2.0, "edge_detector": 1.0,
+                                        "encoder": 0.5, "scorer": 0.25}
+    assert table["total_cpu_s_per_frame"] == 3.75
+    assert table["graph_overhead_share"] == 0.75 / 3.75
+    assert table["cpu_utilisation"] == 15.0 / 16.0

@@ -24,7 +24,7 @@ from sensor_msgs.msg import Image
 from tqdm import tqdm
 from vision_msgs.msg import Detection2DArray
 
-from hyperion.demo_report import FrameRecord, write_report
+from hyperion.demo_report import FrameRecord, cpu_table, write_report
 from hyperion.session import GraphProcess, SpinningNode, free_port, wait_until
 from hyperion_edge import qos
 from hyperion_edge.detection_bridge import from_detection_array
@@ -179,9 +179,15 @@ def wait_for_cloud(cloud_domain: int, timeout_s: float) -> None:
         probe.close()
 
 
+def graph_cpu(edge: GraphProcess, cloud: GraphProcess) -> dict[str, float]:
+    """CPU seconds used so far by every node of both graphs."""
+    return {**edge.cpu_seconds(), **cloud.cpu_seconds()}
+
+
 def wait_for_answers(recorder: DemoRecorder, edge: GraphProcess, cloud: GraphProcess,
-                     args: argparse.Namespace) -> None:
-    """Until every camera frame is answered, or its deadline has long passed.
+                     args: argparse.Namespace) -> dict[str, object] | None:
+    """Until every camera frame is answered, or its deadline has long passed; returns the
+    nodes' CPU time per frame from the first frame to the last answer (:func:`cpu_table`).
 
     The camera sends ``args.frames`` frames; a frame still unanswered two budgets after the
     last frame arrived never will be (the summary then shows frames_in > answered).
@@ -189,24 +195,31 @@ def wait_for_answers(recorder: DemoRecorder, edge: GraphProcess, cloud: GraphPro
     grace_s = 2 * configured_budget_s() + 10.0
     started = time.monotonic()
     last_frame_at = None
+    cpu_start: tuple[float, dict[str, float]] | None = None
     with tqdm(total=args.frames, unit="frame", desc="hyperion demo", mininterval=2.0) as bar:
         while True:
             with recorder.lock:
                 frames, answered = len(recorder.frames), len(recorder.timings)
-            if frames == args.frames and last_frame_at is None:
-                last_frame_at = time.monotonic()
+            if frames and cpu_start is None:  # models loaded, the first frame under way
+                cpu_start = (time.monotonic(), graph_cpu(edge, cloud))
             if answered > bar.n:
                 bar.update(answered - bar.n)
             if frames == args.frames and answered >= frames:
-                return
+                break
+            if frames == args.frames and last_frame_at is None:
+                last_frame_at = time.monotonic()
             if last_frame_at is not None and time.monotonic() - last_frame_at > grace_s:
-                return
+                break
             if frames == 0 and time.monotonic() - started > args.startup_timeout:
                 raise TimeoutError("the edge graph published no frame; see edge.log")
             if edge.proc.poll() is not None or cloud.proc.poll() is not None:
                 print("a graph exited early; see its log in the report folder", file=sys.stderr)
-                return
+                return None
             time.sleep(0.2)
+    if cpu_start is None:
+        return None
+    return cpu_table(cpu_start[1], graph_cpu(edge, cloud), frames=frames,
+                     wall_s=time.monotonic() - cpu_start[0], cores=os.cpu_count() or 1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     cloud, edge = start_graphs(args, edge_domain, cloud_domain)
     try:
         wait_for_cloud(cloud_domain, args.startup_timeout)
-        wait_for_answers(recorder, edge, cloud, args)
+        cpu = wait_for_answers(recorder, edge, cloud, args)
     finally:
         edge.stop()
         cloud.stop()
@@ -225,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     records = recorder.records()
     summary = write_report(args.out, records, budget_s=configured_budget_s(),
                            frames_in=len(recorder.frames), frames=recorder.frames,
-                           frame_scale=recorder.scale)
+                           frame_scale=recorder.scale, cpu=cpu)
     print(f"{summary['frames_answered']}/{summary['frames_in']} frames answered; by source "
           f"{summary['answers_by_source']}; deadline misses {summary['deadline_misses']}; "
           f"median latency {summary['latency_s']['median']}; report in {args.out}/")

@@ -63,6 +63,32 @@ STAGE_SPANS = {
 }
 
 
+#: The nodes that run detectors; every other node's CPU time is the graph's own cost.
+MODEL_NODES = ("edge_detector", "cloud_detector")
+
+
+def cpu_table(start: dict[str, float], end: dict[str, float], *, frames: int, wall_s: float,
+              cores: int) -> dict[str, object]:
+    """CPU seconds per frame of each node between two snapshots, and their shares.
+
+    Args:
+        start, end: :meth:`hyperion.session.GraphProcess.cpu_seconds` of both graphs.
+        frames: frames processed between the snapshots.
+        wall_s: seconds between the snapshots.
+        cores: CPU cores of the machine.
+    """
+    per_frame = {name: (end[name] - start.get(name, 0.0)) / max(frames, 1)
+                 for name in sorted(end)}
+    total = sum(per_frame.values())
+    models = sum(v for name, v in per_frame.items() if name in MODEL_NODES)
+    return {
+        "cpu_s_per_frame": per_frame,
+        "total_cpu_s_per_frame": total,
+        "graph_overhead_share": (total - models) / total if total > 0 else None,
+        "cpu_utilisation": total * frames / (wall_s * cores) if wall_s > 0 else None,
+    }
+
+
 def stage_durations(record: FrameRecord) -> dict[str, float]:
     """Seconds spent in each stage of :data:`STAGE_SPANS` that ran for this frame."""
     marks = {"capture": 0.0, **record.stages}
@@ -197,14 +223,18 @@ def write_report(
     frames: dict[int, np.ndarray] | None = None,
     frame_scale: float = 1.0,
     video_fps: float = 2.0,
+    cpu: dict[str, object] | None = None,
 ) -> dict:
     """Write ``summary.json``, ``series.png`` and (given frames) ``annotated.mp4``.
 
     Args:
         frames: viewing-size frames by sequence, downscaled by ``frame_scale``.
+        cpu: :func:`cpu_table` of the run, kept in the summary as ``cpu``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(records, budget_s=budget_s, frames_in=frames_in)
+    if cpu is not None:
+        summary["cpu"] = cpu
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if records:
         plot_series(records, out_dir / "series.png", budget_s=budget_s)

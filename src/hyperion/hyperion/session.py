@@ -91,6 +91,19 @@ class GraphProcess:
                  if arg.startswith(b"__node:=")), Path(cmdline[0].decode()).name)
         return found
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by each running node, by node name."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used: dict[str, float] = {}
+        for pid, name in self.nodes().items():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited in between
+                continue
+            # Fields 14 and 15 of proc(5) (utime, stime); index 0 here is field 3.
+            used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def kill(self) -> None:
         """SIGKILL the whole graph at once (a crash, not a shutdown)."""
         if self.proc.poll() is None:
