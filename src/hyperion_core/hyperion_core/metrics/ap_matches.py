@@ -95,6 +95,11 @@ def ap50(images: Sequence[ImageMatches]) -> float:
     order = np.argsort(-scores, kind="mergesort")
     tp = np.cumsum(hits[order])
     fp = np.cumsum(~hits[order])
+    return _interpolated_ap(tp, fp, truths)
+
+
+def _interpolated_ap(tp: np.ndarray, fp: np.ndarray, truths: int) -> float:
+    """COCO's 101-point AP from cumulative true/false positives along the ranking."""
     recall = tp / truths
     precision = tp / (tp + fp + np.spacing(1))
     # Interpolated precision: the best precision at any recall at least as large.
@@ -143,10 +148,4 @@ class RankedMatches:
             return 0.0
         tp = np.cumsum(counts[self._hit_group])
         misses = np.concatenate([[0], np.cumsum(counts[self._miss_group])])
-        fp = misses[self._misses_before]
-        precision = tp / (tp + fp + np.spacing(1))
-        recall = tp / truths
-        envelope = np.maximum.accumulate(precision[::-1])[::-1]
-        where = np.searchsorted(recall, RECALL_POINTS, side="left")
-        return float(np.where(where < len(envelope), envelope[np.minimum(where, len(envelope) - 1)],
-                              0.0).mean())
+        return _interpolated_ap(tp, misses[self._misses_before], truths)
