@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
-from pathlib import Path
 
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from hyperion.session import GraphProcess, SpinningNode, free_port, wait_until
-from hyperion_edge import qos
-from hyperion_edge.runtime import stamp_ns
+from hyperion.session import HYPERION, GraphProcess, SpinningNode, free_port, wait_until
 from hyperion_msgs.msg import FrameTiming
+from hyperion_runtime import qos
+from hyperion_runtime.node import stamp_ns
 
 __all__ = ["HYPERION", "SMALL_EDGE", "Graph", "Probe", "domain_pair", "free_port", "wait_until"]
 
-HYPERION = str(Path(sys.executable).parent / "hyperion")
 _counter = itertools.count()
 
 #: Small frames and one detector pass, so a graph runs a frame in about a second here.

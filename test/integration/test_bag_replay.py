@@ -29,9 +29,9 @@ from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from hyperion_edge import qos
-from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
+from hyperion_runtime import qos
+from hyperion_runtime.node import stamp_ns
 
 from .harness import HYPERION, SMALL_EDGE, Graph, Probe, domain_pair, wait_until
 

@@ -17,8 +17,8 @@ import time
 import cv2
 import pytest
 
-from hyperion_edge import qos
-from hyperion_edge.runtime import stamp_ns
+from hyperion_runtime import qos
+from hyperion_runtime.node import stamp_ns
 
 from .harness import HYPERION, SMALL_EDGE, Graph, Probe, domain_pair, wait_until
 

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,10 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-HYPERION = str(Path(sys.executable).parent / "hyperion")
+from hyperion.graph import executable
+
+#: The installed ``hyperion`` command (``install/hyperion/bin/hyperion``).
+HYPERION = str(executable("hyperion", "hyperion"))
 
 
 def free_port() -> int:
