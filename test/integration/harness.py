@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
+from collections import Counter
 
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
@@ -71,3 +73,23 @@ class Probe(SpinningNode):
     def snapshot(self) -> tuple[list[int], list[Detection2DArray], list[FrameTiming]]:
         with self.lock:
             return list(self.frames), list(self.answers), list(self.timings)
+
+    def settled_snapshot(self, timeout_s: float = 10.0
+                         ) -> tuple[list[int], list[Detection2DArray], list[FrameTiming]]:
+        """A snapshot in which the answers and the FrameTimings name the same frames.
+
+        The ensembler publishes a frame's answer and its timing back to back, on two topics
+        this probe reads separately, so a snapshot taken between the two deliveries holds
+        one without the other (measured: about one such moment per answer on a running
+        graph). Waiting, bounded, for them to agree removes that window; a frame that keeps
+        an answer without a timing, or the reverse, is returned as is after ``timeout_s``,
+        for the caller's assertions to show.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            frames, answers, timings = self.snapshot()
+            agree = (Counter(stamp_ns(a.header.stamp) for a in answers)
+                     == Counter(t.sequence for t in timings))
+            if agree or time.monotonic() > deadline:
+                return frames, answers, timings
+            time.sleep(0.05)

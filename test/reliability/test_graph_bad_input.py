@@ -22,8 +22,7 @@ from hyperion_runtime.node import ns_to_stamp, stamp_ns
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
 from .test_validation import encoded
 
-# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.ros, pytest.mark.models]
 S = 1_000_000_000
 RNG = np.random.default_rng(11)
 

@@ -73,7 +73,7 @@ def test_launched_graphs_answer_every_frame_once():
     try:
         wait_until(lambda: len(probe.snapshot()[2]) >= FRAMES, 180,
                    f"{FRAMES} answers on /hyperion/detections from the launched graphs")
-        frames, answers, timings = probe.snapshot()
+        frames, answers, timings = probe.settled_snapshot()
     finally:
         probe.close()
     assert len(frames) == FRAMES
