@@ -37,6 +37,16 @@ def fused_after(watch: Watch, after_ns: int) -> bool:
                for t in watch.snapshot()[2])
 
 
+def restart_log(watch: Watch, after_ns: int) -> str:
+    """What the probe saw after ``after_ns``: frames, answers, edge detector drop counters."""
+    seen, answers, _ = watch.snapshot()
+    answered = {a.header.stamp.sec * 10**9 + a.header.stamp.nanosec for a in answers}
+    new = [s for s in seen if s > after_ns]
+    return (f"{len(new)} frames, {len(answered & set(new))} answered, detect_dropped "
+            f"{watch.counter('edge_detector', 'detect_dropped')}, images_lost "
+            f"{watch.counter('edge_detector', 'images_lost')}")
+
+
 def assert_one_answer_per_frame(watch: Watch) -> None:
     frames, answers, timings = watch.settled_snapshot()
     counts = collections.Counter(a.header.stamp.sec * 10**9 + a.header.stamp.nanosec
@@ -111,8 +121,10 @@ def test_edge_restart_resumes_fused_answers_and_accounts_for_every_frame():
                 "edge_detector", "images_lost")
             return len(new) == frames and len(answered & set(new)) + lost >= frames
 
-        wait_until(settled, 150, f"{frames} frames answered or reported dropped after the "
-                   f"restart\n{edge.output()[-3000:]}\n{cloud.output()[-2000:]}")
+        wait_until(settled, 150, lambda: (
+            f"{frames} frames answered or reported dropped after the restart; probe: "
+            f"{restart_log(watch, restarted_ns)}\n{edge.output()[-3000:]}\n"
+            f"{cloud.output()[-2000:]}"))
         assert fused_after(watch, restarted_ns), [(t.source, t.edge_reason)
                                                   for t in watch.snapshot()[2]]
         assert cloud.proc.poll() is None, "the cloud died with the edge"
