@@ -16,3 +16,11 @@ os.environ.setdefault(
     "FASTDDS_DEFAULT_PROFILES_FILE", str(WORKSPACE / "config" / "fastdds_shm.xml")
 )
 
+
+def pytest_runtest_logreport(report):
+    """Print why a retried test failed its first try: a rerun must leave a trace in the CI
+    log, or the cause can never be tracked down."""
+    if report.outcome != "rerun":
+        return
+    text = report.longreprtext[-6000:]
+    print(f"\n[first try of {report.nodeid} failed; retrying]\n{text}\n", flush=True)
