@@ -71,8 +71,10 @@ def test_launched_graphs_answer_every_frame_once():
     # The camera holds its first frame until this probe is one of its four readers.
     probe = Probe(EDGE_DOMAIN)
     try:
-        wait_until(lambda: len(probe.snapshot()[2]) >= FRAMES, 180,
-                   f"{FRAMES} answers on /hyperion/detections from the launched graphs")
+        wait_until(lambda: len(probe.snapshot()[2]) >= FRAMES, 180, lambda: (
+            f"{FRAMES} answers on /hyperion/detections from the launched graphs; the probe "
+            f"saw {len(probe.snapshot()[0])} frames, {len(probe.snapshot()[1])} answers, "
+            f"timings {[(t.sequence, t.source, t.edge_reason) for t in probe.snapshot()[2]]}"))
         frames, answers, timings = probe.settled_snapshot()
     finally:
         probe.close()
