@@ -1,8 +1,11 @@
 # Hyperion: the two commands of the README, and a few helpers.
-# Every target runs the idempotent bootstrap first, so each works on a fresh machine.
+# Every target runs the idempotent bootstrap first, so each works on a fresh machine; the
+# commands run in the environment of `. .venv/bin/activate` (the colcon workspace in
+# install/ over its underlay).
 
-VENV    := .venv
-PY      := $(VENV)/bin/python
+SHELL   := /bin/bash
+VENV    := $(or $(HYPERION_VENV),.venv)
+ENV     := . $(VENV)/bin/activate &&
 # Tests keep DDS discovery on loopback (see test/conftest.py for the domain id).
 TEST_ENV := ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 
@@ -12,15 +15,15 @@ bootstrap:
 	scripts/bootstrap.sh
 
 demo: bootstrap
-	$(VENV)/bin/hyperion demo
+	$(ENV) hyperion demo
 
 test:
 	scripts/bootstrap.sh --test
-	$(TEST_ENV) $(PY) -m pytest
+	$(ENV) $(TEST_ENV) python -m pytest
 
 lint:
 	scripts/bootstrap.sh --test
-	$(VENV)/bin/ruff check src test launch scripts
+	$(VENV)/bin/ruff check src test launch scripts benchmarks
 
 bench: bootstrap
-	$(VENV)/bin/hyperion bench --json reports/bench.json
+	$(ENV) hyperion bench --json reports/bench.json

@@ -25,9 +25,9 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from hyperion.session import GraphProcess, SpinningNode, free_port
-from hyperion_edge import qos
-from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
+from hyperion_runtime import qos
+from hyperion_runtime.node import stamp_ns
 
 SMALL = ["camera.grid_columns:=2", "camera.grid_rows:=2", "camera.width:=960",
          "camera.height:=540", "edge_detector.tile_columns:=1", "edge_detector.tile_rows:=1",

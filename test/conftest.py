@@ -18,9 +18,9 @@ os.environ.setdefault(
 
 
 def pytest_runtest_logreport(report):
-    """Print why a retried graph test failed its first try: a rerun must leave a trace in
-    the CI log, or flakiness can never be tracked down."""
+    """Print why a retried test failed its first try: a rerun must leave a trace in the CI
+    log, or the cause can never be tracked down."""
     if report.outcome != "rerun":
         return
-    text = report.longreprtext[-4000:]
+    text = report.longreprtext[-6000:]
     print(f"\n[first try of {report.nodeid} failed; retrying]\n{text}\n", flush=True)

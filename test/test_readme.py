@@ -26,14 +26,14 @@ def test_every_parameter_is_in_the_readme_with_its_default(node):
 
 
 def test_common_parameters_are_in_the_readme():
-    from hyperion_edge.params import common_params
+    from hyperion_runtime.params import common_params
 
     for spec in common_params():
         assert f"`{spec.name}` ({param_table.format_default(spec.default)}" in README, spec.name
 
 
 def test_every_topic_is_in_the_readme():
-    from hyperion_edge import qos
+    from hyperion_runtime import qos
 
     topics = [v for k, v in vars(qos).items() if k.isupper() and isinstance(v, str)
               and v.startswith("/")]

@@ -1,7 +1,7 @@
 """Cloud node parameters map onto the core's SAHI and runtime settings unchanged."""
 
 from hyperion_cloud.cloud_detector_node import PARAMS
-from hyperion_edge.model_params import cloud_detector_spec
+from hyperion_runtime.model_params import cloud_detector_spec
 
 
 def test_defaults_are_the_registry_cloud_model():
@@ -17,7 +17,7 @@ def test_defaults_are_the_registry_cloud_model():
 
 def test_link_parameters_default_to_loopback_listen():
     from hyperion_cloud.cloud_link_node import PARAMS as LINK
-    from hyperion_edge.link_params import link_config
+    from hyperion_runtime.link_params import link_config
 
     config = link_config({p.name: p.default for p in LINK})
     assert config.listen == ("tcp/127.0.0.1:7447",) and config.connect == ()

@@ -4,7 +4,7 @@ import pytest
 
 from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT, load_memu
 from hyperion_edge.edge_link_node import trace_shaper
-from hyperion_edge.params import ParameterError
+from hyperion_runtime.params import ParameterError
 
 BASE = {"trace": "", "trace_root": "", "trace_period_s": 0.1, "trace_offset_s": 0.0,
         "trace_rate_scale": 1.0}

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from hyperion_edge.diagnostics import Counters
 from hyperion_edge.join import FrameJoin
+from hyperion_runtime.diagnostics import Counters
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S  # a capture stamp, ns

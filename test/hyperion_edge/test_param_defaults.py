@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hyperion.graph import GRAPHS
-from hyperion_edge.params import common_params
+from hyperion_runtime.params import common_params
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 

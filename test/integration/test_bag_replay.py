@@ -29,14 +29,13 @@ from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from hyperion_edge import qos
-from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import FrameTiming
+from hyperion_runtime import qos
+from hyperion_runtime.node import stamp_ns
 
 from .harness import HYPERION, SMALL_EDGE, Graph, Probe, domain_pair, wait_until
 
-# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 
 FRAMES = 4
 #: Identical in both runs. Edge-only keeps the cloud graph out. The budget bounds the wait
@@ -219,7 +218,7 @@ def test_replayed_bag_gives_the_live_detections(tmp_path):
                    f"{FRAMES} replayed answers; frames {frames}, answered "
                    f"{sorted(t.sequence for t in probe.snapshot()[2])}\n"
                    f"{player_log.read_text()}\n{graph.output()[-3000:]}")
-        replay_frames, answers, timings = probe.snapshot()
+        replay_frames, answers, timings = probe.settled_snapshot()
     finally:
         if player is not None and player.poll() is None:
             player.kill()

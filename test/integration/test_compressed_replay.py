@@ -17,13 +17,12 @@ import time
 import cv2
 import pytest
 
-from hyperion_edge import qos
-from hyperion_edge.runtime import stamp_ns
+from hyperion_runtime import qos
+from hyperion_runtime.node import stamp_ns
 
 from .harness import HYPERION, SMALL_EDGE, Graph, Probe, domain_pair, wait_until
 
-# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.ros, pytest.mark.models]
 
 FRAMES = 3
 FPS = 1.0

@@ -10,20 +10,18 @@ nothing when no fallback fits.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 
-from hyperion.graph import graph_env
+from hyperion.graph import executable, graph_env
 from hyperion.session import SpinningNode
 from hyperion_core.codec.patch_codec import ClassEncoding, class_segment_bytes, encode_frame
-from hyperion_edge import qos
-from hyperion_edge.runtime import ns_to_stamp
 from hyperion_msgs.msg import EncodedFrame, EncodeReport, PatchScores, QualityPlan
+from hyperion_runtime import qos
+from hyperion_runtime.node import ns_to_stamp
 
 from .harness import domain_pair, wait_until
 
@@ -103,7 +101,7 @@ def test_payload_over_budget_falls_back_or_is_not_sent(tmp_path):
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > 2 * sizes[-1]
     domain, _ = domain_pair()
     env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
-    encoder = Path(sys.executable).parent / "encoder"
+    encoder = executable("hyperion_edge", "encoder")
     log_path = tmp_path / "encoder.log"
     log = log_path.open("w")
     proc = subprocess.Popen([str(encoder)], env=env, stdout=log, stderr=subprocess.STDOUT)

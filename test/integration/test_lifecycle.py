@@ -5,20 +5,18 @@ deactivate and cleanup, with its topics and its work following the state."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 
-from hyperion.graph import graph_env
+from hyperion.graph import executable, graph_env
 from hyperion.session import SpinningNode
-from hyperion_edge import qos
-from hyperion_edge.runtime import ns_to_stamp
 from hyperion_msgs.msg import PatchScores, QualityPlan
+from hyperion_runtime import qos
+from hyperion_runtime.node import ns_to_stamp
 
 from .harness import domain_pair, wait_until
 
@@ -85,7 +83,7 @@ def test_scheduler_follows_its_lifecycle(tmp_path):
     log_path = tmp_path / "scheduler.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "scheduler"), "--ros-args",
+            [str(executable("hyperion_edge", "scheduler")), "--ros-args",
              "-p", "autostart:=false", "-p", "diagnostics_period_s:=0.2",
              "-p", "force_edge_only:=true"],
             env={**graph_env(), "ROS_DOMAIN_ID": str(domain)}, stdout=log,

@@ -10,17 +10,16 @@ frame edge-only.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from hyperion.graph import graph_env
+from hyperion.graph import executable, graph_env
 from hyperion.session import SpinningNode
-from hyperion_edge import qos
-from hyperion_edge.runtime import ns_to_stamp
 from hyperion_msgs.msg import CloudDetections, LinkStats, PatchScores, QualityPlan
+from hyperion_runtime import qos
+from hyperion_runtime.node import ns_to_stamp
 
 from .harness import domain_pair, wait_until
 
@@ -88,7 +87,7 @@ def start_scheduler(tmp_path: Path, domain: int, *params: str
                     ) -> tuple[subprocess.Popen, object]:
     """The scheduler process with the test's budget and cloud time, plus ``params``."""
     env = {**graph_env(), "ROS_DOMAIN_ID": str(domain)}
-    scheduler = Path(sys.executable).parent / "scheduler"
+    scheduler = executable("hyperion_edge", "scheduler")
     log = (tmp_path / "scheduler.log").open("w")
     args = [f"latency_budget_s:={BUDGET_S}", f"cloud_latency_s:={CLOUD_S}",
             "encode_latency_s:=0.0", "bandwidth_stale_s:=3600.0", *params]

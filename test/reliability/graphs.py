@@ -15,8 +15,8 @@ from pathlib import Path
 
 from diagnostic_msgs.msg import DiagnosticArray
 
-from hyperion_edge import qos
 from hyperion_msgs.msg import QualityPlan
+from hyperion_runtime import qos
 
 _PATH = Path(__file__).resolve().parents[1] / "integration" / "harness.py"
 _SPEC = importlib.util.spec_from_file_location("hyperion_test_harness", _PATH)

@@ -3,15 +3,27 @@ and what it allows: wrong type, out of range, unknown choice, a broken params fi
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from hyperion.graph import GRAPHS, executable
 
 from .graphs import domain_pair, stop_all
 
 pytestmark = pytest.mark.ros
-BIN = Path(sys.executable).parent
+
+
+def start_alone(node: str, *args: str, timeout_s: float) -> subprocess.CompletedProcess:
+    """Node ``node``'s installed executable (``lib/<package>/<node>``) run alone in a
+    private domain, to completion; the domain is handed back even when starting fails."""
+    package = next(n.package for g in GRAPHS.values() for n in g.nodes if n.name == node)
+    domain, _ = domain_pair()
+    try:
+        return subprocess.run([str(executable(package, node)), "--ros-args", *args],
+                              capture_output=True, text=True, timeout=timeout_s,
+                              env={**os.environ, "ROS_DOMAIN_ID": str(domain)})
+    finally:
+        stop_all()
 
 
 @pytest.mark.parametrize(("node", "override", "name", "allowed"), [
@@ -23,23 +35,15 @@ BIN = Path(sys.executable).parent
     ("cloud_detector", "inject_delay_s:=-1.0", "inject_delay_s", "range"),
 ])
 def test_invalid_parameter_exits_naming_it(node, override, name, allowed):
-    domain, _ = domain_pair()
-    result = subprocess.run([str(BIN / node), "--ros-args", "-p", override],
-                            capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "ROS_DOMAIN_ID": str(domain)})
-    stop_all()
+    result = start_alone(node, "-p", override, timeout_s=180)
     assert result.returncode == 2, result.stderr[-2000:]
     assert name in result.stderr and allowed in result.stderr, result.stderr[-2000:]
 
 
 def test_params_file_with_a_wrong_type_stops_the_node(tmp_path):
-    domain, _ = domain_pair()
     bad = tmp_path / "bad.yaml"
     bad.write_text("scheduler:\n  ros__parameters:\n    size_grid: fine\n")
-    result = subprocess.run([str(BIN / "scheduler"), "--ros-args", "--params-file", str(bad)],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "ROS_DOMAIN_ID": str(domain)})
-    stop_all()
+    result = start_alone("scheduler", "--params-file", str(bad), timeout_s=60)
     assert result.returncode == 2
     assert "size_grid" in result.stderr and "in [10, 100000]" in result.stderr, \
         result.stderr[-2000:]

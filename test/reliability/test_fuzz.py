@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 
-from hyperion_edge.encoder_node import CODEC
-from hyperion_edge.image_bridge import compressed_to_bgr, image_to_bgr
-from hyperion_edge.validation import (
+from hyperion_msgs.msg import EncodedFrame, PatchScores
+from hyperion_runtime.image_bridge import compressed_to_bgr, image_to_bgr
+from hyperion_runtime.validation import (
+    CODEC,
     InvalidMessage,
     check_patch_scores,
     decode_encoded_frame,
 )
-from hyperion_msgs.msg import EncodedFrame, PatchScores
 
 from .test_validation import encoded
 

@@ -14,16 +14,15 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from hyperion_core.link.zenoh_link import EdgeLink, LinkConfig
-from hyperion_edge import qos
-from hyperion_edge.image_bridge import array_to_image
-from hyperion_edge.runtime import ns_to_stamp, stamp_ns
 from hyperion_msgs.msg import CloudDetections, EncodedFrame, LinkStats, PatchScores
+from hyperion_runtime import qos
+from hyperion_runtime.image_bridge import array_to_image
+from hyperion_runtime.node import ns_to_stamp, stamp_ns
 
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
 from .test_validation import encoded
 
-# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.ros, pytest.mark.models]
 S = 1_000_000_000
 RNG = np.random.default_rng(11)
 

@@ -14,8 +14,7 @@ from hyperion_msgs.msg import FrameTiming
 
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
 
-# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 BUDGET_S = 6.0
 #: Reasons that come from the bandwidth estimate (not from a disconnected link).
 ESTIMATE_REASONS = ("link stalled", "bandwidth estimate 0", "nothing fits")
@@ -38,8 +37,18 @@ def fused_after(watch: Watch, after_ns: int) -> bool:
                for t in watch.snapshot()[2])
 
 
+def restart_log(watch: Watch, after_ns: int) -> str:
+    """What the probe saw after ``after_ns``: frames, answers, edge detector drop counters."""
+    seen, answers, _ = watch.snapshot()
+    answered = {a.header.stamp.sec * 10**9 + a.header.stamp.nanosec for a in answers}
+    new = [s for s in seen if s > after_ns]
+    return (f"{len(new)} frames, {len(answered & set(new))} answered, detect_dropped "
+            f"{watch.counter('edge_detector', 'detect_dropped')}, images_lost "
+            f"{watch.counter('edge_detector', 'images_lost')}")
+
+
 def assert_one_answer_per_frame(watch: Watch) -> None:
-    frames, answers, timings = watch.snapshot()
+    frames, answers, timings = watch.settled_snapshot()
     counts = collections.Counter(a.header.stamp.sec * 10**9 + a.header.stamp.nanosec
                                  for a in answers)
     assert not [s for s, c in counts.items() if c > 1], "a frame was answered twice"
@@ -88,6 +97,9 @@ def test_stalled_link_goes_edge_only_from_the_estimate_and_recovers():
         stop_all(edge, cloud)
 
 
+# Retried once (README, Tests): one full run timed out waiting for the restarted graph's
+# six frames; the cause is not found yet, and the failure message now carries the log.
+@pytest.mark.flaky(reruns=1)
 def test_edge_restart_resumes_fused_answers_and_accounts_for_every_frame():
     edge_domain, cloud_domain = domain_pair()
     port = free_port()
@@ -112,8 +124,10 @@ def test_edge_restart_resumes_fused_answers_and_accounts_for_every_frame():
                 "edge_detector", "images_lost")
             return len(new) == frames and len(answered & set(new)) + lost >= frames
 
-        wait_until(settled, 150, f"{frames} frames answered or reported dropped after the "
-                   f"restart\n{edge.output()[-3000:]}\n{cloud.output()[-2000:]}")
+        wait_until(settled, 150, lambda: (
+            f"{frames} frames answered or reported dropped after the restart; probe: "
+            f"{restart_log(watch, restarted_ns)}\n{edge.output()[-3000:]}\n"
+            f"{cloud.output()[-2000:]}"))
         assert fused_after(watch, restarted_ns), [(t.source, t.edge_reason)
                                                   for t in watch.snapshot()[2]]
         assert cloud.proc.poll() is None, "the cloud died with the edge"
@@ -133,9 +147,10 @@ def test_slow_cloud_answers_are_discarded_never_published_twice():
         edge = Graph("edge", domain=edge_domain, params=edge_params(port))
         wait_until(lambda: watch.counter("ensembler", "cloud_late_discarded") >= 1, 150,
                    f"a late cloud answer\n{edge.output()[-3000:]}\n{cloud.output()[-2000:]}")
-        _, _, timings = watch.snapshot()
-        assert timings and all(t.source == FrameTiming.SOURCE_EDGE for t in timings)
-        assert all(t.deadline_met for t in timings)
+        _, _, timings = watch.settled_snapshot()
+        log = [(t.sequence, t.source, t.edge_reason, round(t.latency_s, 3)) for t in timings]
+        assert timings and all(t.source == FrameTiming.SOURCE_EDGE for t in timings), log
+        assert all(t.deadline_met for t in timings), log
         assert any(t.edge_reason == "cloud answer late" for t in timings), [
             t.edge_reason for t in timings]
         assert_one_answer_per_frame(watch)

@@ -8,8 +8,7 @@ from hyperion_msgs.msg import FrameTiming
 
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
 
-# Whole graphs on a 2-core machine: retried once, a second failure fails (README, Tests).
-pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 
 
 def tls(node: str, pki, party: str) -> list[str]:

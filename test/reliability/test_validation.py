@@ -9,9 +9,10 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from hyperion_core.codec.patch_codec import ClassEncoding, encode_frame
-from hyperion_edge.encoder_node import CODEC
-from hyperion_edge.image_bridge import SUPPORTED, array_to_image, image_to_bgr
-from hyperion_edge.validation import (
+from hyperion_msgs.msg import EncodedFrame, PatchScores, QualityPlan
+from hyperion_runtime.image_bridge import SUPPORTED, array_to_image, image_to_bgr
+from hyperion_runtime.validation import (
+    CODEC,
     MAX_PIXELS,
     InvalidMessage,
     StreamMonitor,
@@ -21,7 +22,6 @@ from hyperion_edge.validation import (
     check_scores,
     decode_encoded_frame,
 )
-from hyperion_msgs.msg import EncodedFrame, PatchScores, QualityPlan
 
 RNG = np.random.default_rng(7)
 S = 1_000_000_000

@@ -26,11 +26,11 @@ from vision_msgs.msg import Detection2DArray
 
 from hyperion.demo_report import FrameRecord, cpu_table, write_report
 from hyperion.session import GraphProcess, SpinningNode, free_port, wait_until
-from hyperion_edge import qos
-from hyperion_edge.detection_bridge import from_detection_array
-from hyperion_edge.image_bridge import image_to_bgr
-from hyperion_edge.runtime import stamp_ns
 from hyperion_msgs.msg import EncodeReport, FrameTiming, QualityPlan
+from hyperion_runtime import qos
+from hyperion_runtime.detection_bridge import from_detection_array
+from hyperion_runtime.image_bridge import image_to_bgr
+from hyperion_runtime.node import stamp_ns
 
 SOURCES = {FrameTiming.SOURCE_EDGE: "edge", FrameTiming.SOURCE_CLOUD: "cloud",
            FrameTiming.SOURCE_FUSED: "fused"}

@@ -91,7 +91,8 @@ FASTDDS_PROFILE = "fastdds_shm.xml"
 
 
 def share_dir() -> Path:
-    """``share/hyperion`` of the installed package (ament index), e.g. ``.venv/share/hyperion``.
+    """``share/hyperion`` of the installed package (ament index), e.g.
+    ``install/hyperion/share/hyperion`` after ``source install/setup.bash``.
 
     Sets ``AMENT_PREFIX_PATH`` to this Python's prefix when unset (pip-installed ROS).
     """
@@ -99,6 +100,28 @@ def share_dir() -> Path:
     from ament_index_python.packages import get_package_share_directory
 
     return Path(get_package_share_directory(PACKAGE))
+
+
+def executable(package: str, name: str) -> Path:
+    """The installed executable ``lib/<package>/<name>`` of a package, found through the
+    ament index as ``ros2 run`` finds it (``bin/<name>`` for the ``hyperion`` command).
+
+    Raises:
+        FileNotFoundError: the package is not installed in a prefix on
+            ``AMENT_PREFIX_PATH`` (source ``install/setup.bash``), or lacks the executable.
+    """
+    os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        prefix = Path(get_package_prefix(package))
+    except PackageNotFoundError as err:
+        raise FileNotFoundError(f"package {package} is not installed in any prefix of "
+                                f"AMENT_PREFIX_PATH (source install/setup.bash)") from err
+    for path in (prefix / "lib" / package / name, prefix / "bin" / name):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"package {package} at {prefix} has no executable {name}")
 
 
 def config_path(filename: str) -> Path:

@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +23,15 @@ from pathlib import Path
 
 import yaml
 
-from hyperion.graph import GRAPHS, SWITCHES, GraphSpec, NodeSpec, config_path, graph_env
+from hyperion.graph import (
+    GRAPHS,
+    SWITCHES,
+    GraphSpec,
+    NodeSpec,
+    config_path,
+    executable,
+    graph_env,
+)
 
 STOP_TIMEOUT_S = 10.0
 
@@ -49,14 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def executable_path(node: NodeSpec) -> str:
-    """The node's console script: next to this Python, on PATH, or in lib/<package>."""
-    here = Path(sys.executable).parent / node.executable
-    if here.is_file():
-        return str(here)
-    found = shutil.which(node.executable)
-    if found:
-        return found
-    return str(Path(sys.prefix) / "lib" / node.package / node.executable)
+    """The node's executable, ``lib/<package>/<executable>`` of its installed package."""
+    return str(executable(node.package, node.executable))
 
 
 def overrides_file(graph: GraphSpec, params: list[str], folder: Path) -> Path | None:

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,10 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-HYPERION = str(Path(sys.executable).parent / "hyperion")
+from hyperion.graph import executable
+
+#: The installed ``hyperion`` command (``install/hyperion/bin/hyperion``).
+HYPERION = str(executable("hyperion", "hyperion"))
 
 
 def free_port() -> int:
@@ -31,12 +33,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``predicate`` until true; ``TimeoutError`` naming ``what`` after ``timeout_s``."""
+def wait_until(predicate: Callable[[], bool], timeout_s: float,
+               what: str | Callable[[], str]) -> None:
+    """Poll ``predicate`` until true; ``TimeoutError`` naming ``what`` after ``timeout_s``.
+
+    ``what`` may be a callable, called only on timeout, so that a message quoting a graph's
+    log shows the log as it was when the wait failed, not when it began.
+    """
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            text = what() if callable(what) else what
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {text}")
         time.sleep(0.05)
 
 

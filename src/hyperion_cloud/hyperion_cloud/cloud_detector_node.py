@@ -8,7 +8,7 @@ header = the frame's capture header, boxes in full-frame pixels).
 
 ``received_stamp`` is when this node got the frame (the ROS hop from cloud_link is local).
 
-Every frame is checked before decoding (:func:`hyperion_edge.validation.decode_encoded_frame`:
+Every frame is checked before decoding (:func:`hyperion_runtime.validation.decode_encoded_frame`:
 codec, payload size up to ``max_payload_bytes``, grid/class map/qualities consistent) and
 after it (the decoded size must be the declared one); refusals are counted per fault class
 (``invalid_<kind>``) on ``/diagnostics`` and never stop the node.
@@ -22,19 +22,19 @@ from __future__ import annotations
 import threading
 
 from hyperion_core.models.registry import build_detector
-from hyperion_edge import qos
-from hyperion_edge.detection_bridge import to_detection_array
-from hyperion_edge.encoder_node import CODEC
-from hyperion_edge.model_params import DETECTOR_BACKENDS, cloud_detector_spec
-from hyperion_edge.params import ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node
-from hyperion_edge.validation import (
+from hyperion_msgs.msg import CloudDetections, EncodedFrame
+from hyperion_runtime import qos
+from hyperion_runtime.detection_bridge import to_detection_array
+from hyperion_runtime.model_params import DETECTOR_BACKENDS, cloud_detector_spec
+from hyperion_runtime.node import HyperionNode, run_node
+from hyperion_runtime.params import ParamSpec
+from hyperion_runtime.validation import (
+    CODEC,
     MAX_PAYLOAD_BYTES,
     InvalidMessage,
     decode_encoded_frame,
 )
-from hyperion_edge.worker import BoundedWorker
-from hyperion_msgs.msg import CloudDetections, EncodedFrame
+from hyperion_runtime.worker import BoundedWorker
 
 PARAMS = (
     ParamSpec(name="queue_depth", default=1, low=1, high=64,

@@ -19,12 +19,12 @@ import threading
 from rclpy.serialization import deserialize_message, serialize_message
 
 from hyperion_core.link.zenoh_link import CloudLink
-from hyperion_edge import qos
-from hyperion_edge.link_params import link_config, link_params
-from hyperion_edge.params import ParameterError, ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node
-from hyperion_edge.worker import BoundedWorker
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
+from hyperion_runtime import qos
+from hyperion_runtime.link_params import link_config, link_params
+from hyperion_runtime.node import HyperionNode, run_node
+from hyperion_runtime.params import ParameterError, ParamSpec
+from hyperion_runtime.worker import BoundedWorker
 
 PARAMS = (*link_params(connect="", listen="tcp/127.0.0.1:7447"),
     ParamSpec(name="queue_depth", default=2, low=1, high=64,

@@ -1,1 +1,1 @@
-"""Hyperion edge nodes."""
+"""Hyperion edge nodes (the node runtime they share with the cloud: hyperion_runtime)."""

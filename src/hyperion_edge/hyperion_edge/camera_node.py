@@ -18,11 +18,11 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from hyperion_core.data.array_camera import ArrayCameraLayout
-from hyperion_edge import qos
 from hyperion_edge.frame_sources import array_camera_stream, folder_frames, video_frames
-from hyperion_edge.image_bridge import array_to_image
-from hyperion_edge.params import ParameterError, ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node
+from hyperion_runtime import qos
+from hyperion_runtime.image_bridge import array_to_image
+from hyperion_runtime.node import HyperionNode, run_node
+from hyperion_runtime.params import ParameterError, ParamSpec
 
 SOURCES = ("array_camera", "video", "folder")
 #: How often the subscriber count is checked while waiting for the graph, seconds.

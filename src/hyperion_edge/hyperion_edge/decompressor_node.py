@@ -2,7 +2,7 @@
 
 For cameras and bags that publish compressed frames (image_transport's ``compressed``
 transport, ``<camera topic>/compressed``): ``/hyperion/image/compressed`` → one decode
-(:func:`~hyperion_edge.image_bridge.compressed_to_bgr`) → ``/hyperion/image`` with the
+(:func:`~hyperion_runtime.image_bridge.compressed_to_bgr`) → ``/hyperion/image`` with the
 same header, the topic every edge node reads. Started by ``hyperion run edge
 --compressed-input`` or ``ros2 launch hyperion edge.launch.py compressed_input:=true``;
 remap ``/hyperion/image/compressed`` to the driver's topic.
@@ -19,10 +19,10 @@ from __future__ import annotations
 from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from sensor_msgs.msg import CompressedImage, Image
 
-from hyperion_edge import qos
-from hyperion_edge.image_bridge import array_to_image, compressed_to_bgr
-from hyperion_edge.params import ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
+from hyperion_runtime import qos
+from hyperion_runtime.image_bridge import array_to_image, compressed_to_bgr
+from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
+from hyperion_runtime.params import ParamSpec
 
 PARAMS = (
     ParamSpec(name="compressed_reliability", default="reliable",

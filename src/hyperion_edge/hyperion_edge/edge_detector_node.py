@@ -9,7 +9,7 @@ Back-pressure: the camera never waits for this node. The image subscription keep
 frame (keep-last 1) and its callback only queues it; the worker's queue drops the oldest
 frame when full (``detect_dropped``); frames that DDS reports lost before the callback took
 them are counted from the message-lost event (``images_lost``). The same callback
-watches the stream (:class:`~hyperion_edge.validation.StreamMonitor`): capture stamps
+watches the stream (:class:`~hyperion_runtime.validation.StreamMonitor`): capture stamps
 that go back, repeat or jump, stamps ahead of this clock, resolution changes and stalls
 are logged (rate-limited) and counted; none of them stops a frame.
 """
@@ -21,14 +21,14 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from hyperion_core.models.registry import build_detector
-from hyperion_edge import qos
-from hyperion_edge.detection_bridge import to_detection_array
-from hyperion_edge.image_bridge import image_to_bgr
-from hyperion_edge.model_params import DETECTOR_BACKENDS, edge_detector_spec
-from hyperion_edge.params import ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
-from hyperion_edge.validation import StreamMonitor
-from hyperion_edge.worker import BoundedWorker
+from hyperion_runtime import qos
+from hyperion_runtime.detection_bridge import to_detection_array
+from hyperion_runtime.image_bridge import image_to_bgr
+from hyperion_runtime.model_params import DETECTOR_BACKENDS, edge_detector_spec
+from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
+from hyperion_runtime.params import ParamSpec
+from hyperion_runtime.validation import StreamMonitor
+from hyperion_runtime.worker import BoundedWorker
 
 PARAMS = (
     ParamSpec(name="queue_depth", default=1, low=1, high=64,

@@ -46,12 +46,12 @@ from hyperion_core.link.token_bucket import (
 from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT, TraceSpecError, load_memu
 from hyperion_core.link.zenoh_link import EdgeLink, ThroughputSample
 from hyperion_core.schedule.bandwidth import BandwidthConfig, BandwidthEstimator
-from hyperion_edge import qos
-from hyperion_edge.link_params import link_config, link_params
-from hyperion_edge.params import ParameterError, ParamSpec
-from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
-from hyperion_edge.worker import BoundedWorker
 from hyperion_msgs.msg import CloudDetections, EncodedFrame, LinkStats
+from hyperion_runtime import qos
+from hyperion_runtime.link_params import link_config, link_params
+from hyperion_runtime.node import HyperionNode, ns_to_stamp, run_node, stamp_ns
+from hyperion_runtime.params import ParameterError, ParamSpec
+from hyperion_runtime.worker import BoundedWorker
 
 PARAMS = (*link_params(connect="tcp/127.0.0.1:7447", listen=""),
     ParamSpec(name="queue_depth", default=4, low=1, high=64,

@@ -23,22 +23,20 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 from hyperion_core.codec.patch_codec import ClassEncoding, class_segment_bytes, encode_frame
-from hyperion_edge import qos
-from hyperion_edge.image_bridge import image_to_bgr
 from hyperion_edge.join import FrameJoin
-from hyperion_edge.params import ParamSpec
-from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
-from hyperion_edge.validation import (
+from hyperion_msgs.msg import EncodedFrame, EncodeReport, PatchScores, QualityPlan
+from hyperion_runtime import qos
+from hyperion_runtime.image_bridge import image_to_bgr
+from hyperion_runtime.node import HyperionNode, ns_to_stamp, run_node, stamp_ns
+from hyperion_runtime.params import ParamSpec
+from hyperion_runtime.validation import (
+    CODEC,
     InvalidMessage,
     check_frame_matches,
     check_patch_scores,
     check_plan,
 )
-from hyperion_edge.worker import BoundedWorker
-from hyperion_msgs.msg import EncodedFrame, EncodeReport, PatchScores, QualityPlan
-
-#: Bitstream name and version carried in EncodedFrame.codec; the cloud refuses others.
-CODEC = "hyperion-patch-jpeg/1"
+from hyperion_runtime.worker import BoundedWorker
 
 PARAMS = (
     ParamSpec(name="join_capacity", default=4, low=1, high=64,

@@ -35,11 +35,7 @@ from vision_msgs.msg import Detection2DArray
 
 from hyperion_core.fuse.boxes import Detections
 from hyperion_core.fuse.ensemble import EnsembleConfig, Unmatched, ensemble
-from hyperion_edge import qos
 from hyperion_edge.deadline import CLOUD, EDGE, FUSED, Answer, DeadlineTracker
-from hyperion_edge.detection_bridge import BoxList, from_detection_array, to_detection_array
-from hyperion_edge.params import ParameterError, ParamSpec
-from hyperion_edge.runtime import HyperionNode, ns_to_stamp, run_node, stamp_ns
 from hyperion_msgs.msg import (
     CloudDetections,
     EncodeReport,
@@ -47,6 +43,10 @@ from hyperion_msgs.msg import (
     PatchScores,
     QualityPlan,
 )
+from hyperion_runtime import qos
+from hyperion_runtime.detection_bridge import BoxList, from_detection_array, to_detection_array
+from hyperion_runtime.node import HyperionNode, ns_to_stamp, run_node, stamp_ns
+from hyperion_runtime.params import ParameterError, ParamSpec
 
 SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
            FUSED: FrameTiming.SOURCE_FUSED}

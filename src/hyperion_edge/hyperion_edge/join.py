@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from hyperion_edge.diagnostics import Counters
+from hyperion_runtime.diagnostics import Counters
 
 
 class FrameJoin:

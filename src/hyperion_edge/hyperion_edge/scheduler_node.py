@@ -48,10 +48,6 @@ from hyperion_core.schedule.knapsack import Plan, SchedulerConfig, TransmissionS
 from hyperion_core.schedule.profile_file import Profiles, read_profiles
 from hyperion_core.schedule.profiles import AccuracyProfile, FitStats, SizeProfile
 from hyperion_core.schedule.size_table import SizeCorrection
-from hyperion_edge import qos
-from hyperion_edge.params import ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
-from hyperion_edge.validation import InvalidMessage, check_patch_scores
 from hyperion_msgs.msg import (
     CloudDetections,
     EncodeReport,
@@ -59,6 +55,10 @@ from hyperion_msgs.msg import (
     PatchScores,
     QualityPlan,
 )
+from hyperion_runtime import qos
+from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
+from hyperion_runtime.params import ParamSpec
+from hyperion_runtime.validation import InvalidMessage, check_patch_scores
 
 #: Wobble of a republished sample's stamp (edge_link converts monotonic to node time).
 SAMPLE_JITTER_NS = 1_000_000
@@ -67,11 +67,15 @@ SAMPLE_JITTER_NS = 1_000_000
 SHIPPED_PROFILES = Path(hyperion_core.__file__).parent / "eval" / "data" / "default_profiles.yaml"
 SHIPPED_PROFILE_CLASSES = 3
 
+#: Read each time a frame is planned, so ``ros2 param set /scheduler NAME VALUE`` takes effect
+#: with the next frame (``read_only=False``): force_edge_only, cloud_latency_s,
+#: encode_latency_s, bandwidth_prior_bps, bandwidth_stale_s.
 PARAMS = (
     ParamSpec(name="latency_budget_s", default=3.0, low=0.05, high=120.0,
               description="end-to-end budget per frame, capture to answer [s]"),
     ParamSpec(name="cloud_latency_s", default=1.5, low=0.0, high=120.0,
-              description="profiled cloud decode + inference time T_cloud [s]"),
+              description="profiled cloud decode + inference time T_cloud [s]",
+              read_only=False),
     ParamSpec(name="cloud_latency_window", default=5, low=0, high=1000,
               description="T_cloud is at least the median of this many recent measured "
                           "cloud times; 0 = the profiled cloud_latency_s only [answers]"),
@@ -79,7 +83,8 @@ PARAMS = (
               description="a measured cloud time counts for this long; then the profile "
                           "applies again and the next offload re-measures [s]"),
     ParamSpec(name="encode_latency_s", default=0.1, low=0.0, high=60.0,
-              description="expected patch encoding time, added to the time spent [s]"),
+              description="expected patch encoding time, added to the time spent [s]",
+              read_only=False),
     ParamSpec(name="qualities", default=[10, 30, 50, 70, 90], low=1, high=100,
               description="JPEG qualities offered to every class; the profiles must cover "
                           "them [1-100]"),
@@ -93,12 +98,15 @@ PARAMS = (
                           "'' = the profiles shipped with hyperion_core (3 classes; a "
                           "built-in prior for other class counts) [path]"),
     ParamSpec(name="bandwidth_prior_bps", default=100.0e6, low=0.0, high=1.0e11,
-              description="uplink estimate while the link is up without samples [bit/s]"),
+              description="uplink estimate while the link is up without samples [bit/s]",
+              read_only=False),
     ParamSpec(name="force_edge_only", default=False,
-              description="never offload (the edge-only baseline) [bool]"),
+              description="never offload (the edge-only baseline) [bool]",
+              read_only=False),
     ParamSpec(name="bandwidth_stale_s", default=5.0, low=0.1, high=3600.0,
               description="sent bytes without a throughput sample for this long: the "
-                          "link is stalled, bandwidth 0 [s]"),
+                          "link is stalled, bandwidth 0 [s]",
+              read_only=False),
     ParamSpec(name="size_safety", default=-1.0, low=-1.0, high=1.0,
               description="plan with predicted bytes x (1 + this); -1 (any negative) = "
                           "the profile's p95 under-prediction, 0 for the built-in prior "

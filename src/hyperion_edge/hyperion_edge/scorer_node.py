@@ -24,15 +24,15 @@ from hyperion_core.score.importance import importance_on_patch_grid
 from hyperion_core.score.jenks import JenksConfig, jenks_classes
 from hyperion_core.score.reclass import ReclassConfig, reclass_patches
 from hyperion_core.score.sources import SOURCES, ImportanceConfig, importance_map
-from hyperion_edge import qos
-from hyperion_edge.detection_bridge import from_detection_array
-from hyperion_edge.image_bridge import array_to_image, image_to_bgr
 from hyperion_edge.join import FrameJoin
-from hyperion_edge.model_params import scorer_spec
-from hyperion_edge.params import ParameterError, ParamSpec
-from hyperion_edge.runtime import HyperionNode, run_node, stamp_ns
-from hyperion_edge.worker import BoundedWorker
 from hyperion_msgs.msg import PatchScores
+from hyperion_runtime import qos
+from hyperion_runtime.detection_bridge import from_detection_array
+from hyperion_runtime.image_bridge import array_to_image, image_to_bgr
+from hyperion_runtime.model_params import scorer_spec
+from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
+from hyperion_runtime.params import ParameterError, ParamSpec
+from hyperion_runtime.worker import BoundedWorker
 
 #: Class colours of the POI map (RGB): class 0 dark blue ... highest class red.
 PALETTE = np.array([[20, 30, 90], [240, 200, 40], [220, 40, 40], [40, 200, 80],

@@ -13,7 +13,7 @@ from collections import Counter
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-from hyperion_edge import qos
+from hyperion_runtime import qos
 
 
 class Counters:

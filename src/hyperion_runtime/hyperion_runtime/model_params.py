@@ -10,7 +10,7 @@ from hyperion_core.models.ort_runtime import RuntimeConfig
 from hyperion_core.models.registry import BACKENDS, ModelSpec, get_spec
 from hyperion_core.models.sahi_backend import SahiConfig
 from hyperion_core.models.tiled import TiledConfig
-from hyperion_edge.params import ParameterError
+from hyperion_runtime.params import ParameterError
 
 #: Detector backends a node may be given (parameter ``backend``).
 DETECTOR_BACKENDS = tuple(BACKENDS)

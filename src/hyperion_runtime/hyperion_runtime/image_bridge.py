@@ -5,7 +5,7 @@ Supported encodings: ``bgr8``, ``rgb8``, ``mono8``, ``bgra8``, ``rgba8``, and fo
 the 16-bit single-channel ``mono16`` and ``16UC1`` (either byte order). Every node works
 on BGR ``(H, W, 3)`` uint8 (the models' convention), so :func:`image_to_bgr` converts;
 anything else (Bayer, YUV, float depth, 3-channel 16-bit) is refused with a
-:class:`~hyperion_edge.validation.InvalidMessage` naming the supported encodings.
+:class:`~hyperion_runtime.validation.InvalidMessage` naming the supported encodings.
 
 Copies: :func:`image_to_array` is zero-copy (``np.frombuffer`` on the message buffer; the
 result shares memory with the message: do not modify it) unless rows are padded
@@ -26,7 +26,7 @@ import simplejpeg
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from hyperion_edge.validation import InvalidMessage, check_frame_size, check_image_layout
+from hyperion_runtime.validation import InvalidMessage, check_frame_size, check_image_layout
 
 #: encoding -> channels
 CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}

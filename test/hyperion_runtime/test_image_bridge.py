@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from std_msgs.msg import Header
 
-from hyperion_edge.image_bridge import CHANNELS, array_to_image, image_to_array, image_to_bgr
+from hyperion_runtime.image_bridge import CHANNELS, array_to_image, image_to_array, image_to_bgr
 
 RNG = np.random.default_rng(3)
 
@@ -120,7 +120,7 @@ def photo():
 def test_compressed_jpeg_decodes_like_opencv(photo, fmt):
     import cv2
 
-    from hyperion_edge.image_bridge import compressed_to_bgr
+    from hyperion_runtime.image_bridge import compressed_to_bgr
 
     data = _encode(".jpg", photo)
     ours = compressed_to_bgr(compressed(data, fmt))
@@ -130,7 +130,7 @@ def test_compressed_jpeg_decodes_like_opencv(photo, fmt):
 def test_compressed_png_variants(photo):
     import cv2
 
-    from hyperion_edge.image_bridge import compressed_to_bgr
+    from hyperion_runtime.image_bridge import compressed_to_bgr
 
     gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
     bgra = cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA)
@@ -150,8 +150,8 @@ def test_compressed_png_variants(photo):
 def test_bad_compressed_images_are_refused(photo):
     import struct
 
-    from hyperion_edge.image_bridge import compressed_to_bgr
-    from hyperion_edge.validation import InvalidMessage
+    from hyperion_runtime.image_bridge import compressed_to_bgr
+    from hyperion_runtime.validation import InvalidMessage
 
     jpeg, png = _encode(".jpg", photo), _encode(".png", photo)
     huge_png = png[:16] + struct.pack(">II", 100_000, 100_000) + png[24:]

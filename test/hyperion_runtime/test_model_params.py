@@ -7,9 +7,9 @@ import pytest
 from hyperion_core.models.registry import get_spec
 from hyperion_core.score.sources import ImportanceConfig
 from hyperion_edge.edge_detector_node import PARAMS as EDGE
-from hyperion_edge.model_params import edge_detector_spec
-from hyperion_edge.params import ParameterError
 from hyperion_edge.scorer_node import PARAMS as SCORER
+from hyperion_runtime.model_params import edge_detector_spec
+from hyperion_runtime.params import ParameterError
 
 
 def _defaults(params):

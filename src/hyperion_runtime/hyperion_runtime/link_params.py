@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyperion_core.link.zenoh_link import LinkConfig
-from hyperion_edge.params import ParamSpec
+from hyperion_runtime.params import ParamSpec
 
 
 def link_params(*, connect: str, listen: str) -> tuple[ParamSpec, ...]:

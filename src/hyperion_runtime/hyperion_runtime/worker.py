@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from hyperion_edge.diagnostics import Counters
+from hyperion_runtime.diagnostics import Counters
 
 T = TypeVar("T")
 

@@ -27,6 +27,10 @@ MAX_PIXELS = 16384 * 8192
 #: Largest encoded payload the cloud accepts (bytes): a lossless 16K x 8K BGR frame.
 MAX_PAYLOAD_BYTES = MAX_PIXELS * 3
 
+#: Bitstream name and version carried in EncodedFrame.codec (the encoder writes it, the
+#: cloud refuses others).
+CODEC = "hyperion-patch-jpeg/1"
+
 
 class InvalidMessage(ValueError):
     """A message that must not be processed.

@@ -44,7 +44,9 @@ class ParamSpec:
         low: inclusive lower bound for int/float parameters.
         high: inclusive upper bound for int/float parameters.
         choices: allowed values for string parameters.
-        read_only: True where the node reads the value only at start-up.
+        read_only: True where the node reads the value only at start-up; False for a
+            value the node reads each time it uses it, so ``ros2 param set`` changes it
+            while the node runs (the checks below still apply).
     """
 
     name: str
@@ -104,7 +106,10 @@ class ParamSpec:
 def declare_params(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
     """Declare every spec on ``node`` and return the values in force, by name.
 
-    Also installs a set-parameters callback that applies the same checks to later changes.
+    Also installs a set-parameters callback that applies the same checks to later changes
+    (rclpy itself refuses read-only parameters, out-of-range numbers and wrong types, with
+    the reason); an accepted change of a run-time parameter (``read_only=False``) is
+    written into the returned dictionary, where the node reads it.
 
     Raises:
         ParameterError: a value (from a params file or ``-p``) is out of range or type.
@@ -130,9 +135,19 @@ def declare_params(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
                 spec.check(param.value)
             except ParameterError as err:
                 return SetParametersResult(successful=False, reason=str(err))
+        if not hasattr(node, "add_post_set_parameters_callback"):  # Humble: no post-set hook
+            apply(params)
         return SetParametersResult(successful=True)
 
+    def apply(params: list[Parameter]) -> None:
+        for param in params:
+            spec = by_name.get(param.name)
+            if spec is not None and not spec.read_only:
+                values[param.name] = param.value
+
     node.add_on_set_parameters_callback(on_set)
+    if hasattr(node, "add_post_set_parameters_callback"):  # called only once a set succeeded
+        node.add_post_set_parameters_callback(apply)
     return values
 
 

@@ -12,7 +12,7 @@ node's threads and models. Diagnostics keep reporting in every state.
 ``run_node`` is the body of every console-script ``main``: with ``autostart`` (default)
 it configures and activates the node, then spins it on a multi-threaded executor (so a
 timer is never stuck behind a long callback); it turns a
-:class:`~hyperion_edge.params.ParameterError` into exit status 2 with the message on
+:class:`~hyperion_runtime.params.ParameterError` into exit status 2 with the message on
 stderr, and always shuts the context down.
 """
 
@@ -27,9 +27,9 @@ from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from hyperion_edge.diagnostics import Counters, DiagnosticsReporter
-from hyperion_edge.params import ParameterError, ParamSpec, common_params, declare_params
-from hyperion_edge.validation import InvalidMessage
+from hyperion_runtime.diagnostics import Counters, DiagnosticsReporter
+from hyperion_runtime.params import ParameterError, ParamSpec, common_params, declare_params
+from hyperion_runtime.validation import InvalidMessage
 
 #: Exit status of a node stopped by an invalid parameter.
 EXIT_BAD_PARAMETER = 2

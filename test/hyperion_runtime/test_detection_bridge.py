@@ -5,7 +5,7 @@ import pytest
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray
 
-from hyperion_edge.detection_bridge import from_detection_array, to_detection_array
+from hyperion_runtime.detection_bridge import from_detection_array, to_detection_array
 
 
 def header() -> Header:

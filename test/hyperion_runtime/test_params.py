@@ -4,7 +4,7 @@ import pytest
 import rclpy
 from rclpy.node import Node
 
-from hyperion_edge.params import ParameterError, ParamSpec, declare_params
+from hyperion_runtime.params import ParameterError, ParamSpec, declare_params
 
 SPECS = (
     ParamSpec(name="rate", default=1.0, low=0.1, high=10.0, description="rate [Hz]"),
@@ -56,6 +56,26 @@ def test_declare_returns_defaults_and_guards_later_sets():
                           "live": 0.5}
         result = node.set_parameters([rclpy.parameter.Parameter("live", value=2.0)])[0]
         assert not result.successful
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_run_time_parameters_take_effect_and_read_only_ones_do_not_change():
+    context = rclpy.Context()
+    rclpy.init(context=context, args=["x"])
+    try:
+        node = Node("params_probe", context=context)
+        live = ParamSpec(name="live", default=0.5, low=0.0, high=1.0, read_only=False,
+                         description="x [-]")
+        values = declare_params(node, (*SPECS, live))
+        Parameter = rclpy.parameter.Parameter
+        assert node.set_parameters([Parameter("live", value=0.25)])[0].successful
+        assert values["live"] == 0.25
+        refused = node.set_parameters([Parameter("live", value=1.5)])[0]
+        assert not refused.successful and "range" in refused.reason and values["live"] == 0.25
+        assert not node.set_parameters([Parameter("rate", value=2.0)])[0].successful
+        assert values["rate"] == 1.0
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)

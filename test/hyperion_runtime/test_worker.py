@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from hyperion_edge.diagnostics import Counters
-from hyperion_edge.worker import BoundedWorker
+from hyperion_runtime.diagnostics import Counters
+from hyperion_runtime.worker import BoundedWorker
 
 TIMEOUT_S = 5.0
 
