@@ -54,7 +54,8 @@ class Launched:
         self.path = log
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> int:

@@ -116,8 +116,7 @@ def clean_shell(script: str, *, cwd: Path, timeout_s: float, **env: str
                 **env)
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(["bash", "-c", script], cwd=cwd, env=base, text=True,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_default_sigint)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -128,13 +127,6 @@ def clean_shell(script: str, *, cwd: Path, timeout_s: float, **env: str
             kill_session(proc.pid)  # anything the script left running
         log.seek(0)
         return subprocess.CompletedProcess(proc.args, proc.returncode, log.read(), "")
-
-
-def _default_sigint() -> None:
-    """SIGINT as a terminal gives it. A test run started in the background (`make test &`,
-    some CI runners) ignores SIGINT, every child inherits that, and a non-interactive bash
-    cannot undo it: the script's Ctrl-C would never stop its `ros2 launch`."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def kill_session(session: int) -> None:
