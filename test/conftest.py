@@ -21,11 +21,3 @@ os.environ.setdefault(
 # on the Ctrl-C the tests send it. A handled signal is reset to the default on exec instead.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-
-def pytest_runtest_logreport(report):
-    """Print why a retried test failed its first try: a rerun must leave a trace in the CI
-    log, or the cause can never be tracked down."""
-    if report.outcome != "rerun":
-        return
-    text = report.longreprtext[-6000:]
-    print(f"\n[first try of {report.nodeid} failed; retrying]\n{text}\n", flush=True)

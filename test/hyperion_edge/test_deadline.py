@@ -119,6 +119,17 @@ def test_very_late_edge_detections_are_still_answered():
     assert t.counts["stale_inputs"] == 0
 
 
+def test_a_restarted_tracker_leaves_its_predecessors_frames_alone():
+    # Resent history after a restart: frames past their deadline at start-up are not
+    # answered again; a frame still within its budget then is.
+    started = T0 + 3 * S
+    t = tracker(started_ns=started)
+    assert t.on_edge(T0, "old", started + S // 10) == []
+    assert t.counts["before_start"] == 1
+    (answer,) = t.on_edge(T0 + 2 * S, "in time", started + S // 10) + t.on_tick(T0 + 4 * S)
+    assert answer.frame.sequence == T0 + 2 * S and answer.source == EDGE
+
+
 def test_answered_frames_are_remembered_until_stale_not_by_count():
     t = tracker(stale_after_ns=10 * S)
     t.on_edge(T0, "edge", T0)

@@ -16,9 +16,6 @@ def tls(node: str, pki, party: str) -> list[str]:
             f"{node}.tls_key:={pki.keys[party]}", f"{node}.tls_mutual:=true"]
 
 
-# Retried once (README, Tests): like the edge restart, a second edge graph started in the
-# probe's domain once fell short of its frames' answers in a full run; cause not found.
-@pytest.mark.flaky(reruns=1)
 def test_only_an_edge_certified_by_the_link_ca_gets_cloud_answers(tmp_path):
     ours, stranger = make_pki(tmp_path / "ours", days=1), make_pki(tmp_path / "other", days=1)
     edge_domain, cloud_domain = domain_pair()

@@ -14,17 +14,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from hyperion_core.data.array_camera import ArrayCameraLayout
 from hyperion_edge.frame_sources import array_camera_stream, folder_frames, video_frames
 from hyperion_runtime import qos
+from hyperion_runtime.diagnostics import ACTIVE, LIFECYCLE_KEY
 from hyperion_runtime.image_bridge import array_to_image
 from hyperion_runtime.node import HyperionNode, run_node
 from hyperion_runtime.params import ParameterError, ParamSpec
 
 SOURCES = ("array_camera", "video", "folder")
+#: The nodes of the edge graph the camera feeds (directly or not).
+EDGE_GRAPH_NODES = ("edge_detector", "scorer", "scheduler", "encoder", "edge_link", "ensembler")
 #: How often the subscriber count is checked while waiting for the graph, seconds.
 WAIT_POLL_S = 0.1
 
@@ -52,9 +56,14 @@ PARAMS = (
     ParamSpec(name="wait_for_subscribers", default=0, low=0, high=64,
               description="hold the first frame until the image topic has this many "
                           "subscribers (the graph is up) [subscriptions]"),
+    ParamSpec(name="wait_for_nodes", default=",".join(EDGE_GRAPH_NODES),
+              description="comma-separated names of nodes that must have said they are "
+                          "active on /diagnostics before the first frame, '' = none (the "
+                          "camera alone); unlike the subscriber count, not fooled by a "
+                          "crashed node's readers [-]"),
     ParamSpec(name="discovery_settle_s", default=1.0, low=0.0, high=60.0,
-              description="with wait_for_subscribers: wait this long after the count is "
-                          "reached, so every reader has matched the camera too [s]"),
+              description="after those waits: wait this long more, so every reader has "
+                          "matched the camera too [s]"),
     ParamSpec(name="image_reliability", default="reliable", choices=qos.RELIABILITY_CHOICES,
               description="image QoS reliability; must match the subscribers [-]"),
 )
@@ -73,8 +82,13 @@ class CameraNode(HyperionNode):
         self._published = 0
         self._counted_ns: int | None = None
         self._timer = self.create_timer(1.0 / p["rate_hz"], self._tick)
+        self._awaited = {n.strip() for n in p["wait_for_nodes"].split(",") if n.strip()}
+        self._active_nodes: set[str] = set()
+        if self._awaited:
+            self.create_subscription(DiagnosticArray, qos.DIAGNOSTICS, self._on_diagnostics,
+                                     qos.diagnostics_qos())
         self._poll = self.create_timer(WAIT_POLL_S, self._wait_for_graph)
-        if p["wait_for_subscribers"] > 0:
+        if p["wait_for_subscribers"] > 0 or self._awaited:
             self._timer.cancel()  # started by _wait_for_graph
         else:
             self._poll.cancel()
@@ -96,18 +110,32 @@ class CameraNode(HyperionNode):
             return video_frames(path, loop=p["loop"])
         return folder_frames(path, loop=p["loop"])
 
-    def _wait_for_graph(self) -> None:
-        """Start the frames once enough readers subscribed and discovery had time to settle.
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            node = status.hardware_id.rsplit("/", 1)[-1]
+            state = next((kv.value for kv in status.values if kv.key == LIFECYCLE_KEY), None)
+            if state == ACTIVE:
+                self._active_nodes.add(node)
+            elif state is not None:
+                self._active_nodes.discard(node)
 
-        The camera's side of a match can complete before the reader's: a frame sent then
-        is dropped by that reader and, with keep-last 1, replaced before it can be resent.
+    def _wait_for_graph(self) -> None:
+        """Start the frames once the graph is up and discovery had time to settle.
+
+        Up: the awaited nodes said they are active, and enough readers subscribed. The count
+        alone is not enough after a crash: a killed node's readers stay matched until its
+        lease expires. And the camera's side of a match can complete before the reader's:
+        a frame sent then is dropped by that reader and, with keep-last 1, replaced before
+        it can be resent; hence the settling time.
         """
         p = self.p
         count = self._pub.get_subscription_count()
-        if count < p["wait_for_subscribers"]:
+        missing = sorted(self._awaited - self._active_nodes)
+        if count < p["wait_for_subscribers"] or missing:
             self._counted_ns = None
             self.get_logger().info(f"waiting for {p['wait_for_subscribers']} subscribers "
-                                   f"({count})", throttle_duration_sec=5.0)
+                                   f"({count}) and active nodes {missing}",
+                                   throttle_duration_sec=5.0)
             return
         now_ns = self.now_ns()
         if self._counted_ns is None:

@@ -17,7 +17,9 @@ frames are remembered until ``stale_after_ns`` past their deadline; after that, 
 answers, plans and scores for them are dropped as stale (``stale_inputs``), since such a
 frame may have been answered and forgotten. Edge detections are never stale: the edge
 publishes each frame once, so a very late one is answered at once (deadline missed)
-rather than lost.
+rather than lost, unless its deadline had passed before the tracker started
+(``before_start``): a restarted ensembler is resent the edge detector's last results, and
+those frames were its predecessor's to answer.
 
 At most ``capacity`` frames wait. Beyond that the oldest is answered at once with what it
 has (``evicted``, reason "over capacity"); one without any detections yet is forgotten
@@ -84,7 +86,7 @@ class DeadlineTracker:
 
     def __init__(
         self, *, budget_ns: int, margin_ns: int = 0, capacity: int = 64,
-        answered_memory: int = 65536, stale_after_ns: int | None = None,
+        answered_memory: int = 65536, stale_after_ns: int | None = None, started_ns: int = 0,
     ) -> None:
         """Args:
         budget_ns: latency budget per frame, ns (> 0).
@@ -95,6 +97,8 @@ class DeadlineTracker:
             answers) at once; they are forgotten earlier, once stale.
         stale_after_ns: inputs arriving this long after their frame's deadline are
             dropped; default 10 budgets.
+        started_ns: when this tracker started (edge clock); edge detections of frames whose
+            deadline had passed by then are ignored.
         """
         if budget_ns <= 0 or capacity < 1 or answered_memory < 1:
             raise ValueError("budget_ns, capacity and answered_memory must be positive")
@@ -105,12 +109,13 @@ class DeadlineTracker:
         self._capacity = capacity
         self._memory = answered_memory
         self._stale_ns = 10 * self.budget_ns if stale_after_ns is None else int(stale_after_ns)
+        self._started_ns = int(started_ns)
         self._pending: OrderedDict[int, FrameState] = OrderedDict()
         self._answered: OrderedDict[int, str] = OrderedDict()
         self._over_capacity: list[Answer] = []
         self.counts: dict[str, int] = {
             "cloud_late_discarded": 0, "stale_inputs": 0, "evicted": 0, "evicted_empty": 0,
-            "duplicates": 0,
+            "duplicates": 0, "before_start": 0,
         }
 
     def _frame(self, sequence: int, now_ns: int, *, may_be_stale: bool = False
@@ -146,6 +151,9 @@ class DeadlineTracker:
 
     def on_edge(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
         """Edge detections of a frame arrived."""
+        if sequence + self.budget_ns < self._started_ns:
+            self.counts["before_start"] += 1
+            return self.on_tick(now_ns)
         frame = self._frame(sequence, now_ns, may_be_stale=True)
         if frame is None:
             self.counts["duplicates"] += 1

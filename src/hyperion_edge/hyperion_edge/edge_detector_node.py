@@ -71,7 +71,8 @@ class EdgeDetectorNode(HyperionNode):
     def configure(self) -> None:
         p = self.p
         self._detector = build_detector(edge_detector_spec(p))
-        self._pub = self.create_publisher(Detection2DArray, qos.EDGE_DETECTIONS, qos.result_qos())
+        self._pub = self.create_publisher(Detection2DArray, qos.EDGE_DETECTIONS,
+                                          qos.edge_detections_qos())
         self._worker: BoundedWorker[Image] = BoundedWorker(
             name="detect", handler=self._detect, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"detector failed: {e}",

@@ -102,7 +102,7 @@ class EnsemblerNode(HyperionNode):
                 f"latency_budget_s={p['latency_budget_s']}")
         self._tracker = DeadlineTracker(budget_ns=int(p["latency_budget_s"] * 1e9),
                                         margin_ns=int(p["deadline_margin_s"] * 1e9),
-                                        capacity=p["capacity"])
+                                        capacity=p["capacity"], started_ns=self.now_ns())
         self._fusion = EnsembleConfig(
             cloud_weight=p["cloud_weight"], match_iou=p["match_iou"],
             unmatched=Unmatched(p["unmatched"]), edge_min_score=p["edge_min_score"],
@@ -111,7 +111,7 @@ class EnsemblerNode(HyperionNode):
                                                  qos.result_qos())
         self._timing = self.create_publisher(FrameTiming, qos.TIMING, qos.result_qos())
         self.create_subscription(Detection2DArray, qos.EDGE_DETECTIONS, self._on_edge,
-                                 qos.result_qos())
+                                 qos.edge_detections_qos())
         self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores,
                                  qos.result_qos())
         self.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())

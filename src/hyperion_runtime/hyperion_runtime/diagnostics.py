@@ -39,6 +39,12 @@ class Counters:
             return dict(self._counts)
 
 
+#: Key of the node's lifecycle state among its diagnostic values, and its active value:
+#: a camera can wait until the nodes it feeds said they are active (camera_node).
+LIFECYCLE_KEY = "lifecycle"
+ACTIVE = "active"
+
+
 class DiagnosticsReporter:
     """Publishes a node's counters as one ``DiagnosticStatus`` every ``period_s``."""
 

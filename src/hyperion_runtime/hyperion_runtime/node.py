@@ -27,7 +27,7 @@ from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from hyperion_runtime.diagnostics import Counters, DiagnosticsReporter
+from hyperion_runtime.diagnostics import ACTIVE, LIFECYCLE_KEY, Counters, DiagnosticsReporter
 from hyperion_runtime.params import ParameterError, ParamSpec, common_params, declare_params
 from hyperion_runtime.validation import InvalidMessage
 
@@ -70,6 +70,7 @@ class HyperionNode(LifecycleNode):
             node=self, counters=self.counters, period_s=self.p["diagnostics_period_s"],
             warn_on=warn_on,
         )
+        self.diagnostics.set_value(LIFECYCLE_KEY, "unconfigured")
         self.configure_error: Exception | None = None
         self._active = False
         self._owned: list[Any] = []  # entities created by configure()
@@ -100,11 +101,18 @@ class HyperionNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = True
+        self._report_lifecycle(ACTIVE)
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
+        self._report_lifecycle("inactive")
         return super().on_deactivate(state)
+
+    def _report_lifecycle(self, state: str) -> None:
+        """Say the new state on ``/diagnostics`` at once: a camera may be waiting for it."""
+        self.diagnostics.set_value(LIFECYCLE_KEY, state)
+        self.diagnostics.publish()
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._teardown()

@@ -13,6 +13,13 @@ Why each choice (README table mirrors this module):
   cloud answers):
   reliable, volatile, keep-last 10. Every frame needs exactly one answer, so these must
   not be lost; 10 frames of slack absorbs a slow consumer for a second at 10 fps.
+- Edge detections (``/hyperion/edge/detections``): the same, but transient-local. They are
+  the one input without which the ensembler cannot answer a frame, and at start-up the
+  edge detector can publish its first result before discovery has matched it with the
+  ensembler: a volatile writer never resends that to a reader matched later (one frame in
+  ~20 graph start-ups was lost so). Transient-local writers keep their last 10 and send
+  them to every reader that matches later; a replacement detector must publish with it too
+  (a transient-local reader does not match a volatile writer).
 - The POI map image is for viewing: keep-last 1, best effort (small, loss is harmless).
 - Link stats (``/hyperion/link/stats``): keep-last 1, reliable; only the newest estimate
   is meaningful to the scheduler.
@@ -77,6 +84,13 @@ def result_qos() -> QoSProfile:
         history=HistoryPolicy.KEEP_LAST, depth=RESULT_DEPTH,
         reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
     )
+
+
+def edge_detections_qos() -> QoSProfile:
+    """:func:`result_qos`, but transient-local: late-matched readers still get each frame."""
+    profile = result_qos()
+    profile.durability = DurabilityPolicy.TRANSIENT_LOCAL
+    return profile
 
 
 def viewer_qos() -> QoSProfile:
