@@ -9,9 +9,12 @@ ahead of this frame (``LinkStats.bytes_queued / B̂``: without it, frames planne
 the link was fast queue behind each other when it slows, and their cloud answers come
 too late); ``T_cloud`` is the profiled ``cloud_latency_s``, or the median of the last
 ``cloud_latency_window`` measured cloud times of the last ``cloud_latency_memory_s`` when
-longer (received → inferred on the cloud's clock, from ``/hyperion/cloud/detections``: a
-cloud whose detector queues or shares its cores takes longer than its profile, and planning
-with the profile would send frames whose answers miss the deadline); ``B̂``
+longer. A measured cloud time is what the edge saw of an answer beyond its upload: sent
+(``encoded_stamp``) → arrived here, both on the edge clock, less ``received_bytes / B̂``;
+at least the cloud's own received → inferred time (from ``/hyperion/cloud/detections``).
+A cloud whose detector queues or shares its cores takes longer than its profile, and so do
+the hops around it; planning with the detector's time alone sent frames whose answers came
+0.5-1 s after the deadline (the 4K demo, 2 cores). ``B̂``
 the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
 never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
 plan.
@@ -173,8 +176,9 @@ class SchedulerNode(HyperionNode):
                                      qos.result_qos())
 
     def _on_cloud(self, msg: CloudDetections) -> None:
-        taken_s = (stamp_ns(msg.inferred_stamp) - stamp_ns(msg.received_stamp)) / 1e9
-        if stamp_ns(msg.received_stamp) > 0 and taken_s >= 0:
+        bandwidth, _ = self._bandwidth()
+        taken_s = observed_cloud_s(msg, arrived_ns=self.now_ns(), bandwidth_bytes_per_s=bandwidth)
+        if taken_s is not None:
             self._cloud_times.append((self.now_ns(), taken_s))
 
     def _cloud_latency_s(self) -> float:
@@ -313,6 +317,31 @@ class SchedulerNode(HyperionNode):
                 self.counters.add("plans_link_stalled")
         self._pub.publish(plan)
         self.counters.add("plans")
+
+
+def observed_cloud_s(msg: CloudDetections, *, arrived_ns: int,
+                     bandwidth_bytes_per_s: float | None) -> float | None:
+    """The time a cloud answer took beyond its upload, as the edge saw it, seconds.
+
+    Args:
+        msg: the cloud's answer (stamps: ``encoded`` on the edge clock, ``received`` and
+            ``inferred`` on the cloud's).
+        arrived_ns: when it arrived here (edge clock).
+        bandwidth_bytes_per_s: the uplink estimate, to take the upload time out; None when
+            there is none (then only the cloud's own time is known).
+
+    Returns:
+        max(arrived − encoded − received_bytes / bandwidth, inferred − received), or None
+        when the answer carries no usable stamps.
+    """
+    received_ns, encoded_ns = stamp_ns(msg.received_stamp), stamp_ns(msg.encoded_stamp)
+    cloud_s = (stamp_ns(msg.inferred_stamp) - received_ns) / 1e9
+    if received_ns <= 0 or cloud_s < 0:
+        return None
+    if encoded_ns <= 0 or not bandwidth_bytes_per_s or arrived_ns < encoded_ns:
+        return cloud_s
+    beyond_s = (arrived_ns - encoded_ns) / 1e9 - msg.received_bytes / bandwidth_bytes_per_s
+    return max(beyond_s, cloud_s)
 
 
 def fill_plan(msg: QualityPlan, plan: Plan) -> None:
