@@ -73,8 +73,10 @@ class Recorder(SpinningNode):
         sub(Image, qos.IMAGE, lambda m: self._add(self.frames, stamp_ns(m.header.stamp)),
             qos.image_qos())
         sub(Detection2DArray, qos.DETECTIONS,
-            lambda m: self._add(self.answers, stamp_ns(m.header.stamp)), qos.result_qos())
-        sub(FrameTiming, qos.TIMING, lambda m: self._add(self.timings, m), qos.result_qos())
+            lambda m: self._add(self.answers, stamp_ns(m.header.stamp)),
+            qos.resent_result_qos())
+        sub(FrameTiming, qos.TIMING, lambda m: self._add(self.timings, m),
+            qos.resent_result_qos())
         sub(DiagnosticArray, qos.DIAGNOSTICS, self._on_diagnostics, qos.diagnostics_qos())
         self.start()
 

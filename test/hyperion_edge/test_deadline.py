@@ -87,7 +87,7 @@ def test_frame_without_any_answer_waits():
     t = tracker()
     t.on_plan(T0, edge_only=False, reason="", now_ns=T0)
     assert t.on_tick(T0 + 5 * BUDGET) == []
-    assert t.next_deadline_ns() is None
+    assert t.next_decision_ns() is None
 
 
 def test_exactly_one_answer_per_frame_in_capture_order():
@@ -160,11 +160,17 @@ def test_over_capacity_answers_the_oldest_with_what_it_has():
     assert again.source == EDGE and again.frame.plan is None
 
 
-def test_next_deadline():
-    t = tracker()
+def test_next_decision_is_the_earliest_answerable_deadline_less_the_margin():
+    t = tracker(margin_ns=S // 10)
+    t.on_plan(T0 - 5, edge_only=False, reason="", now_ns=T0)  # nothing to answer with
     t.on_edge(T0 + 5, "e", T0)
-    t.on_edge(T0, "e", T0)
-    assert t.next_deadline_ns() == T0 + BUDGET
+    t.on_cloud(T0, "c", T0)
+    assert t.next_decision_ns() == T0 + BUDGET - S // 10
+    # Brute force: ticking just before that decides nothing, ticking at it decides T0.
+    assert t.on_tick(T0 + BUDGET - S // 10 - 1) == []
+    (answer,) = t.on_tick(T0 + BUDGET - S // 10)
+    assert (answer.frame.sequence, answer.source) == (T0, CLOUD)
+    assert t.next_decision_ns() == T0 + 5 + BUDGET - S // 10
 
 
 @pytest.mark.parametrize("kwargs", [{"budget_ns": 0}, {"budget_ns": S, "capacity": 0},

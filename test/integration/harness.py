@@ -58,8 +58,9 @@ class Probe(SpinningNode):
         self.timings: list[FrameTiming] = []
         self.node.create_subscription(Image, qos.IMAGE, self._on_image, qos.image_qos())
         self.node.create_subscription(Detection2DArray, qos.DETECTIONS, self._on_answer,
-                                      qos.result_qos())
-        self.node.create_subscription(FrameTiming, qos.TIMING, self._on_timing, qos.result_qos())
+                                      qos.resent_result_qos())
+        self.node.create_subscription(FrameTiming, qos.TIMING, self._on_timing,
+                                      qos.resent_result_qos())
         self.start()
 
     def _on_image(self, msg: Image) -> None:

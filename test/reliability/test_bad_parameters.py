@@ -33,6 +33,7 @@ def start_alone(node: str, *args: str, timeout_s: float) -> subprocess.Completed
     ("scheduler", "bandwidth_stale_s:=0.0", "bandwidth_stale_s", "range"),
     ("edge_detector", "max_frame_gap_s:=-1.0", "max_frame_gap_s", "range"),
     ("cloud_detector", "inject_delay_s:=-1.0", "inject_delay_s", "range"),
+    ("cloud_detector", "execution_provider:=opencl", "execution_provider", "one of"),
 ])
 def test_invalid_parameter_exits_naming_it(node, override, name, allowed):
     result = start_alone(node, "-p", override, timeout_s=180)
@@ -47,3 +48,13 @@ def test_params_file_with_a_wrong_type_stops_the_node(tmp_path):
     assert result.returncode == 2
     assert "size_grid" in result.stderr and "in [10, 100000]" in result.stderr, \
         result.stderr[-2000:]
+
+
+def test_an_execution_provider_this_onnxruntime_lacks_stops_the_node():
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: the parameter is valid here")
+    result = start_alone("edge_detector", "-p", "execution_provider:=cuda", timeout_s=180)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "execution_provider=cuda not available" in result.stderr, result.stderr[-2000:]

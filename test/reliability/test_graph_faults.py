@@ -42,9 +42,12 @@ def restart_log(watch: Watch, after_ns: int) -> str:
     seen, answers, _ = watch.snapshot()
     answered = {a.header.stamp.sec * 10**9 + a.header.stamp.nanosec for a in answers}
     new = [s for s in seen if s > after_ns]
+    published = sum(watch.counter("ensembler", f"answers_{s}") for s in ("edge", "cloud", "fused"))
     return (f"{len(new)} frames, {len(answered & set(new))} answered, detect_dropped "
             f"{watch.counter('edge_detector', 'detect_dropped')}, images_lost "
-            f"{watch.counter('edge_detector', 'images_lost')}")
+            f"{watch.counter('edge_detector', 'images_lost')}; the restarted ensembler says "
+            f"it published {published}; new frames {[s - after_ns for s in new]}, "
+            f"unanswered {[s - after_ns for s in new if s not in answered]} (ns after restart)")
 
 
 def assert_one_answer_per_frame(watch: Watch) -> None:

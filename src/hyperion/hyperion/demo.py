@@ -61,9 +61,9 @@ class DemoRecorder(SpinningNode):
         node = self.node
         node.create_subscription(Image, qos.IMAGE, self._on_image, qos.image_qos())
         node.create_subscription(Detection2DArray, qos.DETECTIONS, self._keep(self.answers),
-                                 qos.result_qos())
+                                 qos.resent_result_qos())
         node.create_subscription(FrameTiming, qos.TIMING, self._keep(self.timings),
-                                 qos.result_qos())
+                                 qos.resent_result_qos())
         node.create_subscription(QualityPlan, qos.PLAN, self._keep(self.plans), qos.result_qos())
         node.create_subscription(EncodeReport, qos.ENCODE_REPORT, self._keep(self.reports),
                                  qos.result_qos())

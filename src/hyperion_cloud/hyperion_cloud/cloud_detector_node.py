@@ -25,7 +25,7 @@ from hyperion_core.models.registry import build_detector
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import to_detection_array
-from hyperion_runtime.model_params import DETECTOR_BACKENDS, cloud_detector_spec
+from hyperion_runtime.model_params import DETECTOR_BACKENDS, EXECUTION_PROVIDER, cloud_detector_spec
 from hyperion_runtime.node import HyperionNode, run_node
 from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import (
@@ -62,6 +62,7 @@ PARAMS = (
               description="per-slice NMS IoU threshold [0-1]"),
     ParamSpec(name="threads", default=2, low=0, high=256,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
+    EXECUTION_PROVIDER,
     ParamSpec(name="max_payload_bytes", default=MAX_PAYLOAD_BYTES, low=1,
               high=MAX_PAYLOAD_BYTES,
               description="larger encoded frames are refused unread [B]"),

@@ -91,7 +91,7 @@ class DeadlineTracker:
         """Args:
         budget_ns: latency budget per frame, ns (> 0).
         margin_ns: give up waiting for the cloud this long before the deadline, so the
-            edge answer (decided on a periodic tick, then published) is still in time.
+            edge answer (decided by a timer that may wake late, then published) is in time.
         capacity: frames waiting for an answer at most.
         answered_memory: most answered sequences remembered (to discard late cloud
             answers) at once; they are forgotten earlier, once stale.
@@ -225,7 +225,10 @@ class DeadlineTracker:
             self._answered.popitem(last=False)
 
     def on_tick(self, now_ns: int) -> list[Answer]:
-        """Answers due now, in capture order; call periodically and after every input."""
+        """Answers due now, in capture order.
+
+        Call after every input and at :meth:`next_decision_ns`.
+        """
         answers, self._over_capacity = self._over_capacity, []
         for sequence in sorted(self._pending):
             frame = self._pending[sequence]
@@ -241,7 +244,10 @@ class DeadlineTracker:
         """Frames waiting for an answer."""
         return len(self._pending)
 
-    def next_deadline_ns(self) -> int | None:
-        """Earliest deadline among waiting frames that have edge detections."""
-        due = [f.deadline_ns for f in self._pending.values() if f.edge is not None]
-        return min(due) if due else None
+    def next_decision_ns(self) -> int | None:
+        """When :meth:`on_tick` must next run: the earliest deadline, less the margin, of
+        the waiting frames that have something to answer with (edge or cloud); None when
+        none has. Inputs decide frames on their own; only deadlines need a timer."""
+        due = [f.deadline_ns for f in self._pending.values()
+               if f.edge is not None or f.cloud is not None]
+        return min(due) - self._margin_ns if due else None

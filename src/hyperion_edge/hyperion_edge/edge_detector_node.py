@@ -24,7 +24,7 @@ from hyperion_core.models.registry import build_detector
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import to_detection_array
 from hyperion_runtime.image_bridge import image_to_bgr
-from hyperion_runtime.model_params import DETECTOR_BACKENDS, edge_detector_spec
+from hyperion_runtime.model_params import DETECTOR_BACKENDS, EXECUTION_PROVIDER, edge_detector_spec
 from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
 from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import StreamMonitor
@@ -52,6 +52,7 @@ PARAMS = (
               description="NMS IoU threshold [0-1]"),
     ParamSpec(name="threads", default=1, low=0, high=64,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
+    EXECUTION_PROVIDER,
     ParamSpec(name="image_reliability", default="reliable", choices=qos.RELIABILITY_CHOICES,
               description="image QoS reliability; must match the camera [-]"),
     ParamSpec(name="max_frame_gap_s", default=60.0, low=0.01, high=3600.0,
@@ -72,7 +73,7 @@ class EdgeDetectorNode(HyperionNode):
         p = self.p
         self._detector = build_detector(edge_detector_spec(p))
         self._pub = self.create_publisher(Detection2DArray, qos.EDGE_DETECTIONS,
-                                          qos.edge_detections_qos())
+                                          qos.resent_result_qos())
         self._worker: BoundedWorker[Image] = BoundedWorker(
             name="detect", handler=self._detect, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"detector failed: {e}",

@@ -29,7 +29,7 @@ from hyperion_msgs.msg import PatchScores
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import from_detection_array
 from hyperion_runtime.image_bridge import array_to_image, image_to_bgr
-from hyperion_runtime.model_params import scorer_spec
+from hyperion_runtime.model_params import EXECUTION_PROVIDER, scorer_spec
 from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
 from hyperion_runtime.params import ParameterError, ParamSpec
 from hyperion_runtime.worker import BoundedWorker
@@ -56,6 +56,7 @@ PARAMS = (
               description="ViT token grid columns [tokens]"),
     ParamSpec(name="threads", default=1, low=0, high=64,
               description="ONNX Runtime intra-op threads, 0 = all cores [threads]"),
+    EXECUTION_PROVIDER,
     ParamSpec(name="patch_size", default=16, low=16, high=256,
               description="frame patch side, a multiple of 16 (JPEG MCU) [px]"),
     ParamSpec(name="num_classes", default=3, low=1, high=8,

@@ -13,13 +13,18 @@ Why each choice (README table mirrors this module):
   cloud answers):
   reliable, volatile, keep-last 10. Every frame needs exactly one answer, so these must
   not be lost; 10 frames of slack absorbs a slow consumer for a second at 10 fps.
-- Edge detections (``/hyperion/edge/detections``): the same, but transient-local. They are
-  the one input without which the ensembler cannot answer a frame, and at start-up the
-  edge detector can publish its first result before discovery has matched it with the
-  ensembler: a volatile writer never resends that to a reader matched later (one frame in
-  ~20 graph start-ups was lost so). Transient-local writers keep their last 10 and send
-  them to every reader that matches later; a replacement detector must publish with it too
-  (a transient-local reader does not match a volatile writer).
+- Edge detections (``/hyperion/edge/detections``), the answers (``/hyperion/detections``)
+  and their timing (``/hyperion/timing``): the same, but transient-local. The edge
+  detections are the one input without which the ensembler cannot answer a frame, and the
+  answers are what a consumer is there for; at start-up (or after a restart) a writer can
+  publish before discovery has matched it with a reader, and a volatile writer never
+  resends that to a reader matched later (one frame in ~20 graph start-ups was lost so;
+  after a SIGKILL and restart of the edge graph, the first answers missed a consumer that
+  had been running all along). Transient-local writers keep their last 10 and send them
+  to every transient-local reader that matches later; volatile readers (``ros2 topic
+  echo``, rviz2) still match and get what comes after. A replacement edge detector must
+  publish edge detections transient-local (the ensembler's reader does not match a
+  volatile writer).
 - The POI map image is for viewing: keep-last 1, best effort (small, loss is harmless).
 - Link stats (``/hyperion/link/stats``): keep-last 1, reliable; only the newest estimate
   is meaningful to the scheduler.
@@ -86,8 +91,8 @@ def result_qos() -> QoSProfile:
     )
 
 
-def edge_detections_qos() -> QoSProfile:
-    """:func:`result_qos`, but transient-local: late-matched readers still get each frame."""
+def resent_result_qos() -> QoSProfile:
+    """:func:`result_qos`, but transient-local: readers that match late get the last 10."""
     profile = result_qos()
     profile.durability = DurabilityPolicy.TRANSIENT_LOCAL
     return profile

@@ -166,3 +166,14 @@ def test_describe_models_lists_and_measures(frame_4k):
     for row in measured:
         assert "error" not in row, row
         assert row["latency_s"] > 0 and row["frame"] == "960x540"
+
+
+def test_timing_on_a_provider_this_build_lacks_names_it(frame_4k):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    crop = np.ascontiguousarray(frame_4k[:64, :64])
+    for row in describe_models(measure=True, runs=1, frame=crop, execution_provider="cuda"):
+        assert row["execution_provider"] == "cuda" and "latency_s" not in row, row
+        assert "CUDAExecutionProvider" in row["error"] and "onnxruntime-gpu" in row["error"], row

@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from hyperion_core.models.ort_runtime import DEVICE_PROVIDERS
 from hyperion_core.models.registry import describe_models
 
 
@@ -106,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed runs per model (median)")
     parser.add_argument("--reps", type=int, default=500, help="bootstrap resamples")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--execution-provider", choices=tuple(DEVICE_PROVIDERS), default="cpu",
+                        help="time the models on this ONNX Runtime provider (cuda, tensorrt: "
+                        "onnxruntime-gpu on a GPU machine)")
     args = parser.parse_args(argv)
-    rows = describe_models(args.measure, runs=args.runs)
+    rows = describe_models(args.measure, runs=args.runs,
+                           execution_provider=args.execution_provider)
     extra: dict[str, Any] = {}
     if args.measure:
         extra.update(measure_accuracy(rows, reps=args.reps))

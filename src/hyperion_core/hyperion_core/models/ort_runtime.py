@@ -12,7 +12,16 @@ import numpy as np
 DEVICE_PROVIDERS = {
     "cpu": ("CPUExecutionProvider",),
     "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
 }
+
+
+def missing_providers(providers: tuple[str, ...]) -> list[str]:
+    """Those of ``providers`` this onnxruntime build lacks (e.g. CUDA in the CPU wheel)."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    return [p for p in providers if p not in available]
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -52,12 +61,12 @@ def make_session(model: Path | bytes, *, device: str, runtime: RuntimeConfig) ->
     import onnxruntime as ort  # imported here so the package imports without it
 
     providers = runtime.providers or DEVICE_PROVIDERS[device]
-    available = set(ort.get_available_providers())
-    missing = [p for p in providers if p not in available]
+    missing = missing_providers(providers)
     if missing:
         raise RuntimeError(
-            f"execution providers {missing} not available (have {sorted(available)}); "
-            "install onnxruntime-gpu for CUDA or choose device='cpu'"
+            f"execution providers {missing} not available (have "
+            f"{sorted(ort.get_available_providers())}); install onnxruntime-gpu for CUDA "
+            "or TensorRT, or choose device='cpu'"
         )
     options = ort.SessionOptions()
     options.intra_op_num_threads = runtime.intra_op_threads

@@ -17,7 +17,7 @@ import numpy as np
 
 from hyperion_core.models.base import AttentionScorer, Detector, DetectorConfig
 from hyperion_core.models.coco import class_ids
-from hyperion_core.models.ort_runtime import RuntimeConfig
+from hyperion_core.models.ort_runtime import DEVICE_PROVIDERS, RuntimeConfig
 from hyperion_core.models.sahi_backend import SahiConfig
 from hyperion_core.models.tiled import TiledConfig
 from hyperion_core.models.weights import (
@@ -246,7 +246,8 @@ def median_latency(call: Callable[[], object], *, runs: int) -> float:
 
 
 def describe_models(
-    measure: bool, *, runs: int = 3, frame: np.ndarray | None = None
+    measure: bool, *, runs: int = 3, frame: np.ndarray | None = None,
+    execution_provider: str = "cpu",
 ) -> list[dict[str, Any]]:
     """One row per registered model, optionally with its latency on this machine.
 
@@ -254,6 +255,7 @@ def describe_models(
         measure: load every model and time it on one real 3840x2160 array-camera frame.
         runs: timed runs per model (after a warm-up); the median is reported.
         frame: (H, W, 3) uint8 BGR frame to time on; defaults to the vtest composite.
+        execution_provider: a key of ``DEVICE_PROVIDERS`` (cpu, cuda, tensorrt) to time on.
 
     Returns:
         Dicts with name, role, description, package, version, installed, file, licence,
@@ -277,6 +279,9 @@ def describe_models(
         }
         if measure and frame is not None:
             image = frame
+            providers = DEVICE_PROVIDERS[execution_provider]
+            spec = replace(spec, runtime=replace(spec.runtime, providers=providers))
+            row["execution_provider"] = execution_provider
             try:
                 if spec.role == "scorer":
                     scorer = build_scorer(spec)
