@@ -120,14 +120,24 @@ def test_very_late_edge_detections_are_still_answered():
 
 
 def test_a_restarted_tracker_leaves_its_predecessors_frames_alone():
-    # Resent history after a restart: frames past their deadline at start-up are not
-    # answered again; a frame still within its budget then is.
+    # Resent history after a restart (written before the start): frames past their
+    # deadline at start-up are not answered again; a frame still within its budget is.
     started = T0 + 3 * S
     t = tracker(started_ns=started)
-    assert t.on_edge(T0, "old", started + S // 10) == []
+    assert t.on_edge(T0, "old", started + S // 10, written_ns=T0 + S // 2) == []
     assert t.counts["before_start"] == 1
-    (answer,) = t.on_edge(T0 + 2 * S, "in time", started + S // 10) + t.on_tick(T0 + 4 * S)
+    (answer,) = t.on_edge(T0 + 2 * S, "in time", started + S // 10,
+                          written_ns=T0 + 2 * S + S // 2) + t.on_tick(T0 + 4 * S)
     assert answer.frame.sequence == T0 + 2 * S and answer.source == EDGE
+
+
+def test_old_frames_detected_after_the_start_are_answered():
+    # A replayed bag: capture stamps long past, detections written now.
+    started = T0 + 100 * S
+    t = tracker(started_ns=started)
+    (answer,) = t.on_edge(T0, "replayed", started + S, written_ns=started + S // 2)
+    assert answer.source == EDGE and not answer.deadline_met
+    assert t.counts["before_start"] == 0
 
 
 def test_answered_frames_are_remembered_until_stale_not_by_count():

@@ -17,9 +17,10 @@ frames are remembered until ``stale_after_ns`` past their deadline; after that, 
 answers, plans and scores for them are dropped as stale (``stale_inputs``), since such a
 frame may have been answered and forgotten. Edge detections are never stale: the edge
 publishes each frame once, so a very late one is answered at once (deadline missed)
-rather than lost, unless its deadline had passed before the tracker started
-(``before_start``): a restarted ensembler is resent the edge detector's last results, and
-those frames were its predecessor's to answer.
+rather than lost, unless they were written before the tracker started and the frame's
+deadline had passed by then (``before_start``): a restarted ensembler is resent the edge
+detector's last results, and those frames were its predecessor's to answer. (A replayed
+bag's frames are old too, but their detections are written after the start.)
 
 At most ``capacity`` frames wait. Beyond that the oldest is answered at once with what it
 has (``evicted``, reason "over capacity"); one without any detections yet is forgotten
@@ -97,8 +98,8 @@ class DeadlineTracker:
             answers) at once; they are forgotten earlier, once stale.
         stale_after_ns: inputs arriving this long after their frame's deadline are
             dropped; default 10 budgets.
-        started_ns: when this tracker started (edge clock); edge detections of frames whose
-            deadline had passed by then are ignored.
+        started_ns: when this tracker started (edge clock); edge detections written
+            before then, of frames whose deadline had passed by then, are ignored.
         """
         if budget_ns <= 0 or capacity < 1 or answered_memory < 1:
             raise ValueError("budget_ns, capacity and answered_memory must be positive")
@@ -149,9 +150,12 @@ class DeadlineTracker:
             source, reason = FUSED, ""
         self._over_capacity.append(self._answer(oldest, source, reason, now_ns))
 
-    def on_edge(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
-        """Edge detections of a frame arrived."""
-        if sequence + self.budget_ns < self._started_ns:
+    def on_edge(self, sequence: int, detections: object, now_ns: int,
+                written_ns: int | None = None) -> list[Answer]:
+        """Edge detections of a frame arrived; ``written_ns``: when the edge published them
+        (the DDS source timestamp), if known."""
+        resent = written_ns is not None and written_ns < self._started_ns
+        if resent and sequence + self.budget_ns < self._started_ns:
             self.counts["before_start"] += 1
             return self.on_tick(now_ns)
         frame = self._frame(sequence, now_ns, may_be_stale=True)

@@ -45,7 +45,13 @@ from hyperion_msgs.msg import (
 )
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import BoxList, from_detection_array, to_detection_array
-from hyperion_runtime.node import HyperionNode, ns_to_stamp, run_node, stamp_ns
+from hyperion_runtime.node import (
+    MESSAGE_INFO_SUPPORTED,
+    HyperionNode,
+    ns_to_stamp,
+    run_node,
+    stamp_ns,
+)
 from hyperion_runtime.params import ParameterError, ParamSpec
 
 SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
@@ -113,7 +119,8 @@ class EnsemblerNode(HyperionNode):
         self._detections = self.create_publisher(Detection2DArray, qos.DETECTIONS,
                                                  qos.resent_result_qos())
         self._timing = self.create_publisher(FrameTiming, qos.TIMING, qos.resent_result_qos())
-        self.create_subscription(Detection2DArray, qos.EDGE_DETECTIONS, self._on_edge,
+        on_edge = self._on_edge_with_info if MESSAGE_INFO_SUPPORTED else self._on_edge
+        self.create_subscription(Detection2DArray, qos.EDGE_DETECTIONS, on_edge,
                                  qos.resent_result_qos())
         self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores,
                                  qos.result_qos())
@@ -129,6 +136,11 @@ class EnsemblerNode(HyperionNode):
 
     def _on_edge(self, msg: Detection2DArray) -> None:
         self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, self.now_ns()))
+
+    def _on_edge_with_info(self, msg: Detection2DArray, info: dict[str, int]) -> None:
+        # When the edge published it tells resent history from new results (before_start).
+        self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, self.now_ns(),
+                                         written_ns=info["source_timestamp"]))
 
     def _on_scores(self, msg: PatchScores) -> None:
         self._emit(self._tracker.on_scores(msg.sequence, self.now_ns()))

@@ -18,6 +18,7 @@ stderr, and always shuts the context down.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.subscription import Subscription
 
 from hyperion_runtime.diagnostics import ACTIVE, LIFECYCLE_KEY, Counters, DiagnosticsReporter
 from hyperion_runtime.params import ParameterError, ParamSpec, common_params, declare_params
@@ -33,6 +35,9 @@ from hyperion_runtime.validation import InvalidMessage
 
 #: Exit status of a node stopped by an invalid parameter.
 EXIT_BAD_PARAMETER = 2
+#: Whether this rclpy hands subscription callbacks the message info (Iron and later; not
+#: Humble), e.g. the DDS source timestamp.
+MESSAGE_INFO_SUPPORTED = hasattr(Subscription, "CallbackType")
 
 
 def stamp_ns(stamp: Time) -> int:
@@ -159,7 +164,16 @@ class HyperionNode(LifecycleNode):
             else:
                 self.counters.add("inputs_while_inactive")
 
-        subscription = super().create_subscription(msg_type, topic, while_active, qos_profile,
+        def while_active_with_info(msg: Any, info: Any) -> None:
+            if self._active:
+                callback(msg, info)  # type: ignore[call-arg]
+            else:
+                self.counters.add("inputs_while_inactive")
+
+        # rclpy passes the message info only to callbacks that take two arguments.
+        wrapper = while_active_with_info if _takes_message_info(callback) else while_active
+
+        subscription = super().create_subscription(msg_type, topic, wrapper, qos_profile,
                                                    **kwargs)
         self._owned.append(subscription)
         return subscription
@@ -207,6 +221,15 @@ class HyperionNode(LifecycleNode):
         self.skip(counter, f"{what} refused: {err}")
 
 
+
+
+def _takes_message_info(callback: Callable[..., None]) -> bool:
+    """Whether a subscription callback takes ``(msg, message_info)``, as rclpy decides it."""
+    try:
+        inspect.signature(callback).bind(object())
+    except TypeError:
+        return True
+    return False
 
 def run_node(factory: Callable[[], HyperionNode], args: list[str] | None = None) -> int:
     """Create, start (with ``autostart``), spin and tear down one node; every ``main``.
