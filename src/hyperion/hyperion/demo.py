@@ -192,7 +192,7 @@ def wait_for_answers(recorder: DemoRecorder, edge: GraphProcess, cloud: GraphPro
     The camera sends ``args.frames`` frames; a frame still unanswered two budgets after the
     last frame arrived never will be (the summary then shows frames_in > answered).
     """
-    grace_s = 2 * configured_budget_s() + 10.0
+    grace_s = 2 * configured_budget_s(args.param) + 10.0
     started = time.monotonic()
     last_frame_at = None
     cpu_start: tuple[float, dict[str, float]] | None = None
@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         cloud.stop()
         recorder.close()
     records = recorder.records()
-    summary = write_report(args.out, records, budget_s=configured_budget_s(),
+    summary = write_report(args.out, records, budget_s=configured_budget_s(args.param),
                            frames_in=len(recorder.frames), frames=recorder.frames,
                            frame_scale=recorder.scale, cpu=cpu)
     print(f"{summary['frames_answered']}/{summary['frames_in']} frames answered; by source "
@@ -245,12 +245,17 @@ def run(args: argparse.Namespace) -> int:
     return 0 if records and summary["frames_answered"] == summary["frames_in"] else 1
 
 
-def configured_budget_s() -> float:
-    """The latency budget of the installed edge.yaml, seconds."""
+def configured_budget_s(overrides: list[str]) -> float:
+    """The latency budget in force, seconds: a ``-p latency_budget_s:=B`` override (for all
+    nodes or the ensembler's), else the installed edge.yaml's."""
     import yaml
 
     from hyperion.graph import config_path
 
+    for override in reversed(overrides):
+        name, _, value = override.partition(":=")
+        if name in ("latency_budget_s", "ensembler.latency_budget_s"):
+            return float(value)
     config = yaml.safe_load(config_path("edge.yaml").read_text())
     return float(config["/**"]["ros__parameters"]["latency_budget_s"])
 
