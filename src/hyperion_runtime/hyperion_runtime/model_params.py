@@ -54,15 +54,22 @@ def detector_classes(p: dict[str, Any]) -> tuple[str, ...]:
     return names
 
 
+def _detector_fields(p: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
+    """What every detector node sets the same way: backend, classes, thresholds, runtime."""
+    return {
+        "backend": p["backend"],
+        "classes": detector_classes(p),
+        "detector": replace(spec.detector, score_threshold=p["score_threshold"],
+                            nms_iou=p["nms_iou"]),
+        "runtime": runtime_config(p),
+    }
+
+
 def edge_detector_spec(p: dict[str, Any]) -> ModelSpec:
     """The registry's "edge" detector with the node's backend, tiling, thresholds, threads."""
     spec = get_spec("edge")
     return replace(
-        spec,
-        backend=p["backend"],
-        classes=detector_classes(p),
-        detector=replace(spec.detector, score_threshold=p["score_threshold"], nms_iou=p["nms_iou"]),
-        runtime=runtime_config(p),
+        spec, **_detector_fields(p, spec),
         tiling=TiledConfig(scale=p["tile_scale"], columns=p["tile_columns"], rows=p["tile_rows"],
                            overlap=p["tile_overlap"]),
     )
@@ -72,11 +79,7 @@ def cloud_detector_spec(p: dict[str, Any]) -> ModelSpec:
     """The registry's "cloud" detector (SAHI) with the node's backend, slicing, thresholds."""
     spec = get_spec("cloud")
     return replace(
-        spec,
-        backend=p["backend"],
-        classes=detector_classes(p),
-        detector=replace(spec.detector, score_threshold=p["score_threshold"], nms_iou=p["nms_iou"]),
-        runtime=runtime_config(p),
+        spec, **_detector_fields(p, spec),
         sahi=SahiConfig(slice_size=p["slice_size"], overlap=p["slice_overlap"],
                         postprocess=p["merge"], match_threshold=p["merge_threshold"],
                         full_frame_pass=p["full_frame_pass"]),
