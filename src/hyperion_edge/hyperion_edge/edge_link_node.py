@@ -92,8 +92,7 @@ def trace_shaper(p: dict) -> TokenBucket | None:
     except (TraceSpecError, OSError) as err:
         raise ParameterError(f"trace {p['trace']!r} under {root}: {err}") from err
     if p["trace_rate_scale"] != 1.0:
-        trace = replace(trace, rates_bps=trace.rates_bps * p["trace_rate_scale"],
-                        name=f"{trace.name} x{p['trace_rate_scale']:g}")
+        trace = trace.scaled(p["trace_rate_scale"])
     return TokenBucket(trace=trace, config=ShaperConfig(start_offset_s=p["trace_offset_s"]))
 
 

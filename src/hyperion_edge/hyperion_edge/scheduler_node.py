@@ -88,11 +88,11 @@ PARAMS = (
     ParamSpec(name="encode_latency_s", default=0.1, low=0.0, high=60.0,
               description="expected patch encoding time, added to the time spent [s]",
               read_only=False),
-    ParamSpec(name="qualities", default=[10, 30, 50, 70, 90], low=1, high=100,
+    ParamSpec(name="qualities", default=[5, 10, 30, 50, 70, 90], low=1, high=100,
               description="JPEG qualities offered to every class; the profiles must cover "
                           "them [1-100]"),
-    ParamSpec(name="class0_downsample", default=[1, 2, 4], low=1, high=4,
-              description="downsampling factors offered to class 0 (1, 2, 4); the profiles "
+    ParamSpec(name="class0_downsample", default=[1, 2, 4, 8], low=1, high=8,
+              description="downsampling factors offered to class 0 (1, 2, 4, 8); the profiles "
                           "must cover them [-]"),
     ParamSpec(name="size_grid", default=1000, low=10, high=100_000,
               description="knapsack capacity units; finer is slower [units]"),

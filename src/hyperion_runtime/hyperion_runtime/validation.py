@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hyperion_core.codec.patch_codec import CodecError, decode_frame
+from hyperion_core.codec.patch_codec import DOWNSAMPLE_FACTORS, CodecError, decode_frame
 
 #: Largest frame accepted anywhere (pixels): a 16K x 8K array camera. A hostile or corrupt
 #: header must not make a node allocate gigabytes.
@@ -245,12 +245,13 @@ def check_frame_matches(msg: object, shape: tuple[int, ...]) -> None:
 
 def check_plan(msg: object, *, num_classes: int) -> None:
     """Raise unless a ``QualityPlan`` gives a JPEG quality in [1, 100] to every class and a
-    class-0 downsampling factor of 1, 2 or 4."""
+    class-0 downsampling factor the codec knows (``DOWNSAMPLE_FACTORS``)."""
     qualities = bytes(msg.class_quality)
     if len(qualities) < num_classes or not all(1 <= q <= 100 for q in qualities):
         raise InvalidMessage("plan", f"qualities {list(qualities)} for {num_classes} classes")
-    if int(msg.class0_downsample) not in (1, 2, 4):
-        raise InvalidMessage("plan", f"class0_downsample {msg.class0_downsample} not 1, 2 or 4")
+    if int(msg.class0_downsample) not in DOWNSAMPLE_FACTORS:
+        raise InvalidMessage("plan", f"class0_downsample {msg.class0_downsample} not one of "
+                                     f"{DOWNSAMPLE_FACTORS}")
     if len(msg.class_model_bytes) not in (0, num_classes):
         raise InvalidMessage("plan", f"{len(msg.class_model_bytes)} class_model_bytes for "
                                      f"{num_classes} classes")
@@ -263,9 +264,9 @@ def check_plan(msg: object, *, num_classes: int) -> None:
                                      f"{len(msg.fallback_predicted_bytes)} sizes, "
                                      f"{num_classes} classes")
     if not all(1 <= q <= 100 for q in fallback) or not all(
-            d in (1, 2, 4) for d in bytes(msg.fallback_class0_downsample)):
+            d in DOWNSAMPLE_FACTORS for d in bytes(msg.fallback_class0_downsample)):
         raise InvalidMessage("plan", "fallback quality outside [1, 100] or downsampling not "
-                                     "1, 2 or 4")
+                                     f"one of {DOWNSAMPLE_FACTORS}")
 
 
 def decode_encoded_frame(

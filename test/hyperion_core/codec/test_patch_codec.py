@@ -148,7 +148,7 @@ def _reference_decode(payload: bytes, frame_shape: tuple[int, ...]) -> np.ndarra
 
 
 @pytest.mark.parametrize("gray", [False, True])
-@pytest.mark.parametrize("factor", [1, 2, 4])
+@pytest.mark.parametrize("factor", [1, 2, 4, 8])
 def test_decode_equals_patchwise_reference(real_crop, gray, factor):
     rng = np.random.default_rng(13)
     frame = cv2.cvtColor(real_crop, cv2.COLOR_BGR2GRAY) if gray else real_crop

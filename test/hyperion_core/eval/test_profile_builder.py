@@ -34,24 +34,28 @@ def small_frame_dir(tmp_path):
 @pytest.mark.models
 def test_profiles_from_real_frames(small_frame_dir, tmp_path):
     cfg = ProfileConfig(frames=(FrameSpec(source=str(small_frame_dir), frames=3),),
-                        knots=(10, 50, 90), size_qualities=(10, 50, 90),
-                        cache_dir=tmp_path / "cache")
+                        knots=(10, 50, 90), low_knots=(5,), size_qualities=(5, 10, 50, 90),
+                        class0_downsample=(1, 8), cache_dir=tmp_path / "cache")
     m = measure(cfg)
     assert m.shares.shape == (3, 3) and np.allclose(m.shares.sum(axis=1), 1)
     assert m.raw_bytes == [480 * 320 * 3] * 3
-    # Real encodes: every class costs more at q90 than at q10, downsampled less again.
+    # Real encodes: every class costs more at q90 than at q10 and q5, downsampled less.
     for frame in m.class_bytes:
         by = {(c.cls, c.quality, c.downsample): c.nbytes for c in frame if c.share > 0}
         for (c, q, d), n in by.items():
             if q == 90:
-                assert n > by[(c, 10, d)]
-            if d == 4:
+                assert n > by[(c, 10, d)] > by[(c, 5, d)]
+            if d == 8:
                 assert n < by[(c, q, 1)]
-    # 3 levels (prime) make a 9-row orthogonal array; class 0 at d = 2, 4 at every knot.
-    assert len(m.combos) == len(accuracy_design(cfg)) == 9 + 2 * 3
+    # 3 levels (prime) make a 9-row orthogonal array; q5 once per class; class 0 at 8x at
+    # every knot, low ones included.
+    assert len(m.combos) == len(accuracy_design(cfg)) == 9 + 3 + 4
     records = m.records()
     assert all(0.0 <= r.accuracy <= 1.0 for r in records)
-    profiles, evidence = fit_profiles(m, cfg, qualities=(10, 50, 90), reps=20)
+    profiles, evidence = fit_profiles(m, cfg, qualities=(5, 10, 50, 90), reps=20)
+    assert profiles.accuracy.knots == (5, 10, 50, 90)
+    assert all(profiles.accuracy.supports(c, 5, 1) for c in range(3))
+    assert profiles.accuracy.supports(0, 5, 8) and not profiles.accuracy.supports(1, 5, 8)
     assert set(evidence["held_out"]) == {"share_table", "share_linear", "paper_eq4"}
     assert len(evidence["effects"]) == 3
     assert profiles.edge_accuracy == pytest.approx(m.edge_accuracy())
@@ -83,7 +87,11 @@ def test_orthogonal_design_covers_every_pair_of_levels_once():
         assert sorted((r[i], r[j]) for r in rows) == sorted(
             (a, b) for a in levels for b in levels)
     assert len(design_combos((10, 20, 30, 40), 3)) == 64  # 4 levels: not prime, full
-    downsampled = [c for c in accuracy_design(ProfileConfig()) if c[1] != 1]
-    assert sorted({d for _, d in downsampled}) == [2, 4]
-    assert {q[0] for q, _ in downsampled} == set(levels)
+    design = accuracy_design(ProfileConfig())
+    downsampled = [c for c in design if c[1] != 1]
+    assert sorted({d for _, d in downsampled}) == [2, 4, 8]
+    assert {q[0] for q, _ in downsampled} == {5, *levels}
     assert {q[1:] for q, _ in downsampled} == {(50, 50)}
+    # The low knot: each class alone at q5, the others at the middle knot.
+    low = [q for q, d in design if d == 1 and 5 in q]
+    assert sorted(low) == [(5, 50, 50), (50, 5, 50), (50, 50, 5)]

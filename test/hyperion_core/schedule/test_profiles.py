@@ -141,3 +141,33 @@ def test_shipped_profiles_cover_the_scheduler_and_value_every_class():
     evidence = profiles.provenance["evidence"]
     held = evidence["held_out"]
     assert held["share_table"]["r"] > held["paper_eq4"]["r"]
+
+
+def test_shipped_plan_space_reaches_a_2_mbit_uplink_at_400_ms():
+    """Issue 17: at 2 Mbit/s with the paper's device times (edge 157 ms, cloud 40 ms, the
+    median LTE round trip 34 ms) and a 400 ms budget, the default plan space (q5, class 0
+    down to 8x) has a plan that fits for a 4K frame of the evaluation frames' mean class
+    shares; the former space (q10 and up, class 0 down to 4x) has none. (Whether the plan
+    is worth its bytes against the edge's own answer is the scheduler's call per frame.)"""
+    from hyperion_core.eval.evaluate import DEFAULT_PROFILES
+    from hyperion_core.eval.timeline import Settings
+    from hyperion_core.schedule.knapsack import SchedulerConfig
+    from hyperion_core.schedule.profile_file import read_profiles
+
+    profiles = read_profiles(DEFAULT_PROFILES)
+    shares, raw = np.array([0.92, 0.07, 0.01]), 3840 * 2160 * 3
+
+    def plan(qualities, downsample):
+        config = SchedulerConfig(qualities=qualities, class0_downsample=downsample,
+                                 byte_price=0.0, budget_s=0.4, edge_accuracy=None)
+        sched = TransmissionScheduler(size_profile=profiles.size,
+                                      accuracy_profile=profiles.accuracy, config=config)
+        return sched.plan(shares=shares, raw_bytes=raw, t_edge_s=0.157, t_cloud_s=0.074,
+                          bandwidth_bytes_per_s=2e6 / 8), sched.size_safety
+
+    default = Settings()
+    found, safety = plan(default.qualities, default.class0_downsample)
+    assert not found.edge_only, found.reason
+    assert found.predicted_bytes * (1 + safety) <= (0.4 - 0.157 - 0.074) * 2e6 / 8
+    former, _ = plan((10, 30, 50, 70, 90), (1, 2, 4))
+    assert former.edge_only and "fits" in former.reason

@@ -10,7 +10,13 @@ Examples::
     hyperion eval --out /tmp/smoke --smoke
 
 Without ``--traces-root`` the two runs shipped with the package are used (``driving/lte/8``,
-``walking/5g/away/1``); ``--trace-file`` adds mahimahi or ``time_s,rate_mbps`` CSV traces.
+``walking/5g/away/1``); ``--trace-file`` adds mahimahi or ``time_s,rate_mbps`` CSV traces,
+``--constant-mbps`` constant uplinks, and ``--trace-scale`` slows every trace down::
+
+    # the slow-link study (docs/eval/slow): constant 2/4/6 Mbit/s, then 5G-MeMU at x0.1
+    hyperion eval --out docs/eval/slow/constant --traces --constant-mbps 2 4 6 --windows 5
+    hyperion eval --out docs/eval/slow/x0.1 --traces-root ../shared/traces/5g-memu \
+        --traces all --trace-scale 0.1
 """
 
 from __future__ import annotations
@@ -21,13 +27,20 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from hyperion_core.eval.evaluate import DEFAULT_PROFILES, METHODS, EvalConfig
 from hyperion_core.eval.frames import EVALUATION, PROFILING, FrameSpec
 from hyperion_core.eval.network import Link, ping_for
 from hyperion_core.eval.profile_cli import parse_frame_spec
 from hyperion_core.eval.timeline import Settings
+from hyperion_core.link.trace import DelayTrace, Trace
 from hyperion_core.link.traces import EMBEDDED_TRACES_ROOT
 
+#: Median round trip of the 5G-MeMU LTE ping runs (30 runs; p10 28 ms, p90 50 ms).
+CONSTANT_RTT_MS = 34.0
+#: Length of a constant uplink trace; it loops, so any window fits.
+CONSTANT_TRACE_S = 60.0
 #: V2 sweep: every non-decreasing vector of these qualities (class 0 <= class 1 <= class 2).
 V2_SWEEP_LEVELS = (10, 50, 90)
 
@@ -45,10 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
                    default=os.environ.get("HYPERION_TRACES_ROOT") or EMBEDDED_TRACES_ROOT,
                    help="5G-MeMU folder holding throughput/ and ping/ (default: "
                    "HYPERION_TRACES_ROOT, else the two embedded runs)")
-    p.add_argument("--traces", nargs="+", default=["driving/lte/8", "walking/5g/away/1"],
+    p.add_argument("--traces", nargs="*", default=["driving/lte/8", "walking/5g/away/1"],
                    help="5G-MeMU specs scenario/network[/file]/run, or 'all'")
     p.add_argument("--trace-file", type=Path, nargs="*", default=[],
                    help="extra uplink traces: mahimahi files or time_s,rate_mbps CSV")
+    p.add_argument("--constant-mbps", type=float, nargs="*", default=[],
+                   help="extra constant uplinks, Mbit/s each (e.g. 2 4 6)")
+    p.add_argument("--constant-rtt-ms", type=float, default=CONSTANT_RTT_MS,
+                   help="round trip of the constant uplinks, ms (default: the median of "
+                   "the 5G-MeMU LTE ping runs)")
+    p.add_argument("--trace-scale", type=float, default=1.0,
+                   help="multiply every 5G-MeMU and file trace's rates by this (slow-link "
+                   "study: 0.1, 0.2)")
     p.add_argument("--frames", type=parse_frame_spec, nargs="+",
                    help="evaluated frames SOURCE:FIRST:FRAMES:STRIDE (default: "
                    + " ".join(f"{s.source}:{s.first}:{s.frames}:{s.stride}" for s in EVALUATION)
@@ -66,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"also run every non-decreasing fixed policy over {V2_SWEEP_LEVELS}")
     p.add_argument("--no-sweeps", action="store_true",
                    help="skip the budget and cloud-time sweeps")
+    p.add_argument("--no-human-labels", action="store_true",
+                   help="skip scoring on the hand-labelled frames (their own fixed link)")
     p.add_argument("--smoke", action="store_true",
                    help="2 frames, 2 traces, no sweeps: checks the whole pipeline in minutes")
     p.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES, help="profiles YAML")
@@ -86,7 +109,24 @@ def load_links(args: argparse.Namespace) -> tuple[tuple[str, Link], ...]:
     links = [(spec, Link(throughput=load_memu(args.traces_root, spec),
                          ping=ping_for(args.traces_root, spec))) for spec in specs]
     links += [(str(f), Link(throughput=read_trace_file(f))) for f in args.trace_file]
-    return tuple(links)
+    if args.trace_scale != 1.0:
+        links = [(f"{spec} x{args.trace_scale:g}",
+                  replace(link, throughput=link.throughput.scaled(args.trace_scale)))
+                 for spec, link in links]
+    return tuple(links) + tuple(constant_link(mbps, args.constant_rtt_ms)
+                                for mbps in args.constant_mbps)
+
+
+def constant_link(mbps: float, rtt_ms: float) -> tuple[str, Link]:
+    """``(name, Link)`` of an uplink of constant rate and round trip."""
+    if not (mbps > 0 and rtt_ms >= 0):
+        raise ValueError(f"a constant uplink needs rate > 0 and round trip >= 0, got "
+                         f"{mbps} Mbit/s, {rtt_ms} ms")
+    name = f"constant/{mbps:g}mbps"
+    rate = Trace.from_steps([(mbps * 1e6, CONSTANT_TRACE_S)], loop=True, name=name)
+    rtt = DelayTrace(times_s=np.zeros(1), rtt_s=np.full(1, rtt_ms / 1e3),
+                     period_s=CONSTANT_TRACE_S, name=name)
+    return name, Link(throughput=rate, ping=rtt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                       settings=replace(cfg.settings, warmup_frames=0), links=links[:2],
                       reps=20)
     results = run_evaluation(cfg, args.out, sweeps=not (args.no_sweeps or args.smoke),
-                             human_labels=not args.smoke)
+                             human_labels=not (args.smoke or args.no_human_labels))
     for method, row in results["methods"].items():  # type: ignore[union-attr]
         ap = row["ap50"]
         print(f"{method:14s} AP50 {ap['value']:.3f} [{ap['low']:.3f}, {ap['high']:.3f}]  "

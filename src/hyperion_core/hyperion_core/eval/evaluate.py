@@ -31,7 +31,8 @@ from hyperion_core.score.jenks import JenksConfig, jenks_classes
 from hyperion_core.score.sources import ImportanceConfig
 
 DEFAULT_PROFILES = Path(__file__).parent / "data" / "default_profiles.yaml"
-METHODS = ("hyperion", "edge-only", "cloud-only", "elf", "elf-v", "remix", "v1", "v2", "v3")
+METHODS = ("hyperion", "edge-only", "cloud-only", "elf", "elf-v", "remix", "v1", "v2", "v3",
+           "no-refine")
 
 
 @dataclass(frozen=True, kw_only=True)

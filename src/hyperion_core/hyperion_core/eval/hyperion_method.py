@@ -8,6 +8,9 @@ the payload goes up, the cloud detects, the answer comes back; the ensembler fus
 (Eq. 6) if it is in by the deadline, else the edge answers at the deadline and the
 transfer is cancelled there (charged only the bytes it carried).
 
+An edge-only frame (planned so, or no encoding fits) is refined when the method has a
+refiner (:mod:`.edge_refine`): extra edge passes in the time left before the deadline.
+
 Variants: ``v1`` plans on the classes of raw Eq. 2 attention (no re-classing), ``v2``
 sends fixed per-class qualities (no scheduler, no budget check), ``v3`` answers with the
 cloud's boxes alone when they come.
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperion_core.eval.cache import DetectionCache
+from hyperion_core.eval.edge_refine import EdgeRefiner
 from hyperion_core.eval.models import Job
 from hyperion_core.eval.network import Link
 from hyperion_core.eval.payloads import Payload
@@ -60,13 +64,17 @@ class HyperionMethod:
         profiles: the scheduler's size and accuracy models, price and edge accuracy.
         cache: payload sizes and detector outputs.
         v2_qualities: the fixed policy of ``v2`` (default ``settings.v2_qualities``).
+        refiner: plans extra edge passes for edge-only frames (``None``: the edge stage's
+            answer alone).
     """
 
     def __init__(self, *, variant: str, settings: Settings, device: object, profiles: Profiles,
-                 cache: DetectionCache, v2_qualities: tuple[int, ...] | None = None) -> None:
+                 cache: DetectionCache, v2_qualities: tuple[int, ...] | None = None,
+                 refiner: EdgeRefiner | None = None) -> None:
         if variant not in VARIANTS:
             raise KeyError(f"unknown variant {variant!r}; known: {VARIANTS}")
         self.variant, self.s, self.dev, self.cache = variant, settings, device, cache
+        self.refiner = refiner
         self.v2_qualities = v2_qualities or settings.v2_qualities
         price = profiles.byte_price if settings.byte_price is None else settings.byte_price
         self.scheduler = TransmissionScheduler(
@@ -108,6 +116,15 @@ class HyperionMethod:
             return [], 0.0, plan.reason
         return candidates(plan), plan.byte_budget, ""
 
+    def _refine(self, frame: FrameInputs, edge: Job, time_s: float) -> tuple[list[Job], float]:
+        """Extra edge passes for an edge-only frame, and their time."""
+        if self.refiner is None:
+            return [], 0.0
+        found = self.cache.get(edge.key)
+        if found is None:
+            raise KeyError(f"edge refinement needs the edge detections of {frame.digest}")
+        return self.refiner.jobs(frame, found, time_s)
+
     def step(self, frame: FrameInputs, link: Link, t_s: float) -> Outcome:
         dev, budget = self.dev, self.s.budget_s
         classes = frame.raw_classes if self.variant == "v1" else frame.classes
@@ -126,12 +143,14 @@ class HyperionMethod:
             self.correction.add(predicted=np.asarray(candidate.class_bytes),
                                 real=np.asarray(real_classes, np.float64))
         if chosen is None:
-            # Edge-only plan, or no encoding fits: the edge answers at once, nothing sent.
+            # Edge-only plan, or no encoding fits: nothing is sent; the edge answers once
+            # it has spent the time left on refining, if it refines.
             self.estimator.add_sample(link.mean_rate_bps(t_s, t_s + local) / 8.0)
             why = reason or f"payload {real:.0f} B over budget {byte_budget:.0f} B"
-            return Outcome(frame=frame.index, start_s=t_s, latency_s=local, bytes_sent=0.0,
-                           on_time=False, answer="edge", jobs=[edge], real_bytes=real,
-                           reason=why)
+            extra, extra_s = self._refine(frame, edge, budget - local)
+            return Outcome(frame=frame.index, start_s=t_s, latency_s=local + extra_s,
+                           bytes_sent=0.0, on_time=False, answer="edge", jobs=[edge, *extra],
+                           real_bytes=real, reason=why)
         candidate, payload = chosen
         deadline = t_s + budget
         sent = link.send(t_s + local, real, cancel_at_s=max(deadline, t_s + local))

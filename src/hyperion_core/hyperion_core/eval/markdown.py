@@ -73,6 +73,9 @@ def markdown_tables(results: dict) -> str:
     for title, key in (("scenario", "per_scenario"), ("content", "per_source")):
         for name, rows in results.get(key, {}).items():
             parts += [f"\n### {title}: {name}\n", method_table(rows)]
+            gaps = results.get(f"{key}_gaps", {}).get(name)
+            if gaps:
+                parts += ["\nPaired over this scenario's runs:\n", gap_table(gaps, {})]
     if "human_labels" in results:
         parts.append("\n### Against human labels (hand-labelled 4K frames, constant uplinks; "
                      "AP50 [95% CI] over the 20 labelled frames)\n")

@@ -50,17 +50,23 @@ def reference_truth(found: Detections) -> Detections:
 _FINGERPRINTS: dict[str, str] = {}
 
 
+def _output_repr(spec: object) -> str:
+    """The spec's repr without idle spinning, which changes speed, never outputs (and came
+    after the cache's keys: leaving it out keeps them valid)."""
+    return repr(spec).replace(f", spin={spec.runtime.spin!r}", "")  # type: ignore[attr-defined]
+
+
 def model_fingerprint(name: str) -> str:
     """Short hash of everything that configures model ``name`` (its registry spec(s))."""
     if name not in _FINGERPRINTS:
         from hyperion_core.models.registry import get_spec
 
         if name == "scorer":
-            parts: list[object] = [repr(get_spec("scorer")), SCORER_MAPS]
+            parts: list[object] = [_output_repr(get_spec("scorer")), SCORER_MAPS]
         elif name in ("edge", "cloud", "reference"):
-            parts = [repr(get_spec(name))]
+            parts = [_output_repr(get_spec(name))]
         else:  # elf-cnn and remix options derive from the cloud and edge specs
-            parts = [name, repr(get_spec("cloud")), repr(get_spec("edge"))]
+            parts = [name, _output_repr(get_spec("cloud")), _output_repr(get_spec("edge"))]
         _FINGERPRINTS[name] = cache_key(*parts)[:12]
     return _FINGERPRINTS[name]
 

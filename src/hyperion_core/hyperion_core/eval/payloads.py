@@ -45,7 +45,7 @@ class Payload:
         lrc_downsample: ``roi``: downsampling of the rest (1 = none, 2 or 4).
         lrc_quality: ``roi``: JPEG quality of the rest.
         region: ``partition``/``block``: ``(x0, y0, x1, y1)`` frame pixels.
-        downsample: ``patch``: class 0's downsampling factor (1, 2, 4); ``lrc``: the frame's.
+        downsample: ``patch``: class 0's downsampling factor (1, 2, 4, 8); ``lrc``: the frame's.
     """
 
     kind: str

@@ -56,6 +56,8 @@ class ProfileConfig:
             :data:`hyperion_core.eval.frames.PROFILING`).
         knots: qualities of the accuracy design (``L`` levels; an orthogonal array needs
             ``L`` prime and ``classes <= L + 1``, else every combination is run).
+        low_knots: qualities below ``knots`` for slow links, profiled one class at a time
+            (the other classes at the middle knot) and with class 0 downsampled.
         size_qualities: qualities of the size tables.
         class0_downsample: class-0 downsampling factors profiled (1 always).
         classes: number of importance classes ``K``.
@@ -68,8 +70,9 @@ class ProfileConfig:
 
     frames: tuple[FrameSpec, ...] = PROFILING
     knots: tuple[int, ...] = (10, 30, 50, 70, 90)
+    low_knots: tuple[int, ...] = (5,)
     size_qualities: tuple[int, ...] = SIZE_QUALITIES
-    class0_downsample: tuple[int, ...] = (1, 2, 4)
+    class0_downsample: tuple[int, ...] = (1, 2, 4, 8)
     classes: int = 3
     importance: ImportanceConfig = field(default_factory=ImportanceConfig)
     reclass: ReclassConfig = field(default_factory=ReclassConfig)
@@ -137,13 +140,19 @@ def design_combos(knots: tuple[int, ...], classes: int) -> list[tuple[int, ...]]
 
 
 def accuracy_design(cfg: ProfileConfig) -> list[tuple[tuple[int, ...], int]]:
-    """The orthogonal array at full resolution, then class 0 downsampled at every knot with
-    the other classes at the middle knot."""
+    """The orthogonal array over ``knots`` at full resolution; each low knot for one class
+    at a time; class 0 downsampled at every knot. The classes not varied sit at the middle
+    knot."""
     combos = [(q, 1) for q in design_combos(cfg.knots, cfg.classes)]
     middle = cfg.knots[len(cfg.knots) // 2]
+
+    def varied(cls: int, quality: int) -> tuple[int, ...]:
+        return tuple(quality if c == cls else middle for c in range(cfg.classes))
+
+    combos += [(varied(c, q), 1) for q in cfg.low_knots for c in range(cfg.classes)]
     for d in cfg.class0_downsample:
         if d != 1:
-            combos += [((q,) + (middle,) * (cfg.classes - 1), d) for q in cfg.knots]
+            combos += [(varied(0, q), d) for q in (*cfg.low_knots, *cfg.knots)]
     return combos
 
 

@@ -25,7 +25,7 @@ from hyperion_core.schedule.profile_file import write_profiles
 from hyperion_core.score.sources import SOURCES, ImportanceConfig
 
 #: Qualities the scheduler node offers by default (config/edge.yaml), for the byte price.
-SCHEDULER_QUALITIES = (10, 30, 50, 70, 90)
+SCHEDULER_QUALITIES = (5, 10, 30, 50, 70, 90)
 
 
 def parse_frame_spec(text: str) -> FrameSpec:

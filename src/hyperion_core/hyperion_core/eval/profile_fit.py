@@ -141,6 +141,7 @@ def fit_profiles(m: Measurements, cfg: ProfileConfig, *, qualities: tuple[int, .
     provenance = {
         "frames": [spec.describe() for spec in cfg.frames],
         "classes": cfg.classes, "knots": list(cfg.knots),
+        "low_knots": list(cfg.low_knots),
         "size_qualities": list(cfg.size_qualities),
         "class0_downsample": list(cfg.class0_downsample),
         "importance": {"source": cfg.importance.source,

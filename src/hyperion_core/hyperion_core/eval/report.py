@@ -177,14 +177,17 @@ def run_evaluation(cfg: EvalConfig, out: Path, *, sweeps: bool = True,
                     windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed)
     detect(runs, cfg)
     scores = score(runs, prep, warmup=cfg.settings.warmup_frames, fusion=fusion)
+    by_scenario = {
+        scenario: compare({m: [s for s, r in zip(v, runs, strict=True)
+                               if scenario_of(r.link) == scenario]
+                           for m, v in scores.items()},
+                          budget_s=cfg.settings.budget_s, reps=cfg.reps)
+        for scenario in sorted({scenario_of(r.link) for r in runs})}
     results: dict[str, object] = {
         **compare(scores, budget_s=cfg.settings.budget_s, reps=cfg.reps),
-        "per_scenario": {
-            scenario: compare({m: [s for s, r in zip(v, runs, strict=True)
-                                   if scenario_of(r.link) == scenario]
-                               for m, v in scores.items()},
-                              budget_s=cfg.settings.budget_s, reps=cfg.reps)["methods"]
-            for scenario in sorted({scenario_of(r.link) for r in runs})},
+        "per_scenario": {name: c["methods"] for name, c in by_scenario.items()},
+        "per_scenario_gaps": {name: c.get("hyperion_minus", {})
+                              for name, c in by_scenario.items()},
         "per_source": {
             source: compare({m: [s for s, r in zip(v, runs, strict=True)
                                  if prep.inputs[r.frames[0]].source == source]

@@ -51,7 +51,7 @@ def resolve(outcome: Outcome, cache: DetectionCache, fusion: EnsembleConfig
         found.append(det)
     if outcome.answer == "fuse":
         return ensemble(found[0], found[1], fusion)
-    if outcome.answer == "merge":
+    if outcome.answer == "merge" or (outcome.answer == "edge" and len(found) > 1):
         return merge(found)
     return found[0]
 

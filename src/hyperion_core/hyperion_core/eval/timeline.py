@@ -10,8 +10,9 @@ Symmetric cold start: before its first frame every method's run gets the same st
 probe (the uplink's mean rate over ``probe_s``), and the first ``warmup_frames`` of every
 run are simulated but not scored, for every method alike.
 
-Answer kinds: ``edge``, ``fuse`` (edge + cloud, Eq. 6), ``cloud``, ``merge`` (boxes of
-several passes merged by NMS); ``None`` = nothing delivered.
+Answer kinds: ``edge`` (the edge's passes, merged by NMS when it refined), ``fuse`` (edge
++ cloud, Eq. 6), ``cloud``, ``merge`` (boxes of several passes merged by NMS); ``None`` =
+nothing delivered.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ class Settings:
     """
 
     budget_s: float = 0.4
-    qualities: tuple[int, ...] = (10, 30, 50, 70, 90)
-    class0_downsample: tuple[int, ...] = (1, 2, 4)
+    qualities: tuple[int, ...] = (5, 10, 30, 50, 70, 90)
+    class0_downsample: tuple[int, ...] = (1, 2, 4, 8)
     cloud_only_quality: int = 90
     v2_qualities: tuple[int, ...] = (10, 50, 90)
     bandwidth_window: int = 5

@@ -94,6 +94,13 @@ class Trace:
         return cls(times_s=times, rates_bps=np.array([r for r, _ in steps]),
                    period_s=float(holds[-1]), loop=loop, name=name)
 
+    def scaled(self, factor: float) -> Trace:
+        """The same trace with every rate times ``factor`` (> 0), named ``<name> x<factor>``."""
+        if not (factor > 0 and np.isfinite(factor)):
+            raise ValueError(f"rate scale must be a finite number > 0, got {factor}")
+        return Trace(times_s=self.times_s, rates_bps=self.rates_bps * factor,
+                     period_s=self.period_s, loop=self.loop, name=f"{self.name} x{factor:g}")
+
     @property
     def duration_s(self) -> float:
         """Length of one pass over the trace, seconds."""
