@@ -1,0 +1,142 @@
+"""The pool's bookkeeping: exactly one answer per frame under random worker deaths."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperion_core.link.pool_dispatch import Dispatcher
+from hyperion_core.link.pool_fair import FairQueue, QueuedFrame
+
+
+def frame(edge: str, seq: int, now_s: float, budget_s: float) -> QueuedFrame:
+    return QueuedFrame(edge=edge, seq=seq, payload=b"", arrived_s=now_s,
+                       deadline_s=now_s + budget_s)
+
+
+def test_lost_worker_frames_go_to_the_other_worker_first_in_line():
+    pool = Dispatcher(queue=FairQueue(), min_service_s=0.1)
+    pool.worker_joined("w1")
+    for seq in range(3):
+        pool.submit(frame("a", seq, 0.0, 10.0))
+    [job] = pool.assign(0.0)
+    assert job.frame.seq == 0 and job.worker == "w1"
+    assert pool.worker_left("w1", 1.0) == []
+    pool.worker_joined("w2")
+    [again] = pool.assign(1.0)
+    assert (again.frame.seq, again.worker) == (0, "w2")
+    assert pool.complete("w1", job.job_id, 1.1) is None  # the dead worker's late answer
+    assert pool.complete("w2", again.job_id, 1.2) is again
+    assert pool.complete("w2", again.job_id, 1.3) is None  # a duplicate
+    assert pool.counters.answered == 1 and pool.counters.redispatched == 1
+
+
+def test_lost_worker_frame_without_time_left_is_given_up():
+    pool = Dispatcher(queue=FairQueue(), min_service_s=0.5)
+    pool.worker_joined("w1")
+    pool.submit(frame("a", 7, 0.0, 1.0))
+    [job] = pool.assign(0.0)
+    assert [f.seq for f in pool.worker_left("w1", 0.8)] == [7]
+    pool.worker_joined("w2")
+    assert pool.assign(0.8) == []
+    assert pool.counters.abandoned_worker_lost == 1
+
+
+def test_answer_after_the_deadline_is_not_forwarded():
+    pool = Dispatcher(queue=FairQueue())
+    pool.worker_joined("w")
+    pool.submit(frame("a", 1, 0.0, 1.0))
+    [job] = pool.assign(0.0)
+    assert pool.complete("w", job.job_id, 1.5) is None
+    assert pool.counters.expired_running == 1
+
+
+def test_queue_delay_shows_a_waiting_backlog_before_any_frame_starts():
+    pool = Dispatcher(queue=FairQueue())
+    assert pool.queue_delay_s("a", 0.0) == 0.0
+    pool.submit(frame("a", 1, 0.0, 10.0))
+    assert pool.queue_delay_s("a", 2.0) == pytest.approx(2.0)  # no worker yet
+    pool.worker_joined("w")
+    pool.assign(2.0)
+    assert pool.queue_delay_s("a", 2.5) == pytest.approx(2.0)  # median of its waits
+    assert pool.queue_delay_s("b", 2.5) == 0.0
+
+
+@pytest.mark.parametrize("bad", [{"slots_per_worker": 0}, {"min_service_s": -1.0},
+                                 {"delay_window": 0}])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        Dispatcher(queue=FairQueue(), **bad)
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), generous=st.booleans())
+def test_random_worker_deaths_never_answer_a_frame_twice(seed, generous):
+    """Random arrivals, answers (also late and duplicated), worker joins and deaths.
+
+    Reference: a ledger of every frame's outcome, kept outside the dispatcher. Every frame
+    ends with exactly one outcome; with deadlines that always leave time, none is given up.
+    """
+    rng = random.Random(seed)
+    pool = Dispatcher(queue=FairQueue(capacity=10_000), slots_per_worker=rng.randint(1, 2),
+                      min_service_s=0.2)
+    budget_s = 1e6 if generous else 2.0
+    now = 0.0
+    forwarded: dict[tuple[str, int], int] = {}
+    given_up: set[tuple[str, int]] = set()
+    sent: list[tuple[str, int, str]] = []  # (job id, worker) of every job ever sent
+    workers = [f"w{i}" for i in range(4)]
+    next_seq = 0
+    frames: set[tuple[str, int]] = set()
+
+    def give_up(lost: list[QueuedFrame]) -> None:
+        for f in lost:
+            assert (f.edge, f.seq) not in given_up
+            given_up.add((f.edge, f.seq))
+
+    def answer(key: tuple[str, int], job_id: int, worker: str) -> None:
+        late_before = pool.counters.expired_running
+        job = pool.complete(worker, job_id, now)
+        if pool.counters.expired_running > late_before:
+            give_up([QueuedFrame(edge=key[0], seq=key[1], payload=b"", arrived_s=0.0,
+                                 deadline_s=0.0)])
+        if job is not None:
+            assert (job.frame.edge, job.frame.seq) == key
+            assert now <= job.frame.deadline_s
+            forwarded[key] = forwarded.get(key, 0) + 1
+
+    for _ in range(rng.randint(1, 200)):
+        now += rng.uniform(0.0, 0.3)
+        action = rng.random()
+        if action < 0.35:
+            edge = rng.choice("abc")
+            frames.add((edge, next_seq))
+            pool.submit(frame(edge, next_seq, now, budget_s))
+            next_seq += 1
+        elif action < 0.45:
+            pool.worker_joined(rng.choice(workers))
+        elif action < 0.55:
+            give_up(pool.worker_left(rng.choice(workers), now))
+        elif sent:
+            # Any worker may answer any job it was ever sent, again and again.
+            answer(*rng.choice(sent))
+        give_up(pool.expire(now))
+        sent += [((j.frame.edge, j.frame.seq), j.job_id, j.worker) for j in pool.assign(now)]
+    # Drain: every job ever sent is answered (again), then a new worker serves the rest.
+    for item in sent:
+        answer(*item)
+    pool.worker_joined("last")
+    while jobs := pool.assign(now):
+        for j in jobs:
+            answer((j.frame.edge, j.frame.seq), j.job_id, j.worker)
+    assert pool.running() == 0 and pool.queue.waiting() == 0
+    assert all(count == 1 for count in forwarded.values()), forwarded
+    assert not set(forwarded) & given_up
+    assert set(forwarded) | given_up == frames
+    if generous:
+        assert not given_up
+    c = pool.counters
+    assert c.answered == len(forwarded) and c.received == len(frames)
