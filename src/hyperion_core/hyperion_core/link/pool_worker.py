@@ -59,13 +59,16 @@ class PoolWorker:
     """One worker process's connection to the pool (see module doc)."""
 
     def __init__(self, *, config: LinkConfig, worker_id: str, handler: Handler,
-                 root: str = DEFAULT_ROOT) -> None:
+                 root: str = DEFAULT_ROOT, announce_jobs: bool = False) -> None:
         """Args:
             config: session settings: ``mode`` client, ``connect`` the router, TLS.
             worker_id: unique among the pool's workers; one key segment (no ``/``, ``*``).
             handler: computes a job's answer from its payload.
             root: the pool's key prefix.
+            announce_jobs: print ``START <job id>`` on stdout as each job starts (tests
+                use it to kill a worker while it holds a frame).
         """
+        self._announce = announce_jobs
         if not worker_id or any(c in worker_id for c in "/*$?#"):
             raise ValueError(f"worker_id must be one plain key segment, got {worker_id!r}")
         self._handler = handler
@@ -93,6 +96,8 @@ class PoolWorker:
     def _serve(self) -> None:
         while (item := self._jobs.get()) is not None:
             job_id, payload = item
+            if self._announce:
+                print(f"START {job_id}", flush=True)
             try:
                 answer = self._handler(payload)
             except Exception as err:  # a bad frame must not stop the worker
@@ -117,6 +122,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--root", default=DEFAULT_ROOT, help="pool key prefix")
     ap.add_argument("--service-s", type=float, default=0.04,
                     help="simulated GPU time per frame, s (>= 0)")
+    ap.add_argument("--announce-jobs", action="store_true",
+                    help="print START <job id> as each job starts")
     ap.add_argument("--tls-ca", default=None, help="CA certificate, PEM path")
     ap.add_argument("--tls-cert", default=None, help="own certificate, PEM path")
     ap.add_argument("--tls-key", default=None, help="own private key, PEM path")
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return serve_until_signal(lambda: PoolWorker(
         config=worker_config(args), worker_id=args.id, root=args.root,
-        handler=simulated_gpu(args.service_s)))
+        handler=simulated_gpu(args.service_s), announce_jobs=args.announce_jobs))
 
 
 if __name__ == "__main__":
