@@ -96,7 +96,7 @@ def pool_config(settings: dict[str, Any]) -> PoolConfig:
     """The pool settings of the settings file's ``pool`` section."""
     pool = dict(settings["pool"])
     return PoolConfig(root=settings["root"], weights=dict(pool.pop("weights", {}) or {}),
-                      **pool)
+                      edges=tuple(settings["edges"]), **pool)
 
 
 def load_settings(path: Path, overrides: argparse.Namespace) -> dict[str, Any]:

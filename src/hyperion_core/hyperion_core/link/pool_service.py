@@ -53,6 +53,9 @@ class PoolConfig:
             left before its deadline [s, >= 0].
         default_deadline_s: deadline of a frame whose edge sent none [s, > 0].
         delay_period_s: period of the queue-delay and stats publications [s, > 0].
+        edges: serve only these edges, each with its own subscriptions (what a router
+            with per-edge access control needs: an edge is shown only the pool's
+            subscription to its own keys); empty: any edge, by wildcard.
     """
 
     root: str = DEFAULT_ROOT
@@ -62,6 +65,7 @@ class PoolConfig:
     min_service_s: float = 0.05
     default_deadline_s: float = 1.0
     delay_period_s: float = 0.2
+    edges: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.root or self.root.endswith("/") or "*" in self.root:
@@ -98,9 +102,10 @@ class PoolService:
         self._publishers: dict[str, zenoh.Publisher] = {}
         self._closed = threading.Event()
         root = config.root
+        edge_keys = [f"{root}/edge/{edge}" for edge in config.edges] or [f"{root}/edge/*"]
         self._subs = [
-            session.declare_subscriber(f"{root}/edge/*/up", self._on_up),
-            session.declare_subscriber(f"{root}/edge/*/probe", self._on_probe),
+            *(session.declare_subscriber(f"{key}/up", self._on_up) for key in edge_keys),
+            *(session.declare_subscriber(f"{key}/probe", self._on_probe) for key in edge_keys),
             session.declare_subscriber(f"{root}/worker/*/done", self._on_done),
             # history: workers that were alive before the pool started are counted too.
             session.liveliness().declare_subscriber(f"{root}/worker/*", self._on_liveliness,
