@@ -18,9 +18,8 @@ beyond its upload: sent (``encoded_stamp``) → arrived here, both on the edge c
 ``/hyperion/cloud/detections``). A cloud whose detector queues or shares its cores takes
 longer than its profile, and so do the hops around it; planning with the detector's time
 alone sent frames whose answers came 0.5-1 s after the deadline (the 4K demo, 2 cores).
-``B̂`` is
-the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
-never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
+``B̂`` is the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up
+but has never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
 plan.
 
 Zero or stale throughput means bandwidth 0, so every frame goes edge-only at once instead
