@@ -2,15 +2,17 @@
 
 Each edge has its own FIFO queue; when a worker is free, the next frame comes from the
 edge whose head frame has the smallest *virtual finish tag* (self-clocked fair queuing,
-Golestani 1994): a frame arriving at edge ``e`` gets
+Golestani 1994). A frame gets its tag when it becomes the head of its edge's queue:
 
-    start  = max(V, finish of e's previous frame)
-    finish = start + 1 / weight_e
+    finish = max(V, finish of the edge's last served frame) + 1 / weight_e
 
-where ``V`` is the finish tag of the frame served last. Every frame costs 1 (a cloud
-detector takes about the same time for any frame of one deployment's resolution), so over
-any interval in which two edges ``e`` and ``f`` both have frames waiting, the frames they
-are served differ from their weights' ratio by at most one frame each:
+where ``V`` is the tag of the frame served last. Tagging at the head rather than on
+arrival matters under overload: a full queue drops frames, and an edge must not be charged
+for frames it never got served (tagged on arrival, an edge whose frames were dropped fell
+ever further behind, and one edge took 99 % of a saturated pool). Every frame costs 1 (a
+cloud detector takes about the same time for any frame of one deployment's resolution), so
+over any interval in which two edges ``e`` and ``f`` both have frames waiting, the frames
+they are served differ from their weights' ratio by at most one frame each:
 ``|served_e / w_e - served_f / w_f| <= 1 / w_e + 1 / w_f``. An edge that sends less than
 its share is served all it sends; what it leaves is shared by the others by weight.
 
@@ -37,7 +39,7 @@ class QueuedFrame:
         arrived_s: when the pool received it, seconds (pool clock).
         deadline_s: after this the edge has answered alone; an answer then is useless,
             seconds (pool clock).
-        finish_tag: virtual finish tag, set by :class:`FairQueue`.
+        finish_tag: virtual finish tag it was served with, set by :meth:`FairQueue.pop`.
     """
 
     edge: str
@@ -70,47 +72,61 @@ class FairQueue:
         self._default_weight = default_weight
         self._weights = dict(weights or {})
         self._queues: dict[str, deque[QueuedFrame]] = {}
-        self._last_finish: dict[str, float] = {}
+        self._head_tag: dict[str, float] = {}  # edges with frames waiting only
+        self._last_served: dict[str, float] = {}
         self._virtual_time = 0.0
 
     def weight(self, edge: str) -> float:
         """The share weight of ``edge``."""
         return self._weights.get(edge, self._default_weight)
 
+    def _next_tag(self, edge: str) -> float:
+        start = max(self._virtual_time, self._last_served.get(edge, 0.0))
+        return start + 1.0 / self.weight(edge)
+
     def push(self, frame: QueuedFrame) -> QueuedFrame | None:
-        """Queue ``frame`` behind its edge's earlier frames (mutates its ``finish_tag``).
+        """Queue ``frame`` behind its edge's earlier frames.
 
         Returns:
-            the frame dropped to make room (the edge's oldest), or None.
+            the frame dropped to make room (the edge's oldest), or None. A dropped head
+            leaves its tag to the frame behind it: the edge is charged for served frames
+            only.
         """
         queue = self._queues.setdefault(frame.edge, deque())
-        start = max(self._virtual_time, self._last_finish.get(frame.edge, 0.0))
-        frame.finish_tag = start + 1.0 / self.weight(frame.edge)
-        self._last_finish[frame.edge] = frame.finish_tag
+        if not queue:
+            self._head_tag[frame.edge] = self._next_tag(frame.edge)
         queue.append(frame)
         if len(queue) > self._capacity:
             return queue.popleft()
         return None
 
     def push_front(self, frame: QueuedFrame) -> None:
-        """Put back a frame that was taken but not served (its worker died), first in line.
+        """Put back a served frame whose worker died, first in line.
 
-        It keeps its finish tag, so the edge is not charged twice for one frame.
+        It gets back the tag it was served with (its ``finish_tag``), so the edge is
+        charged once for it, not twice.
         """
         queue = self._queues.setdefault(frame.edge, deque())
         queue.appendleft(frame)
+        self._head_tag[frame.edge] = frame.finish_tag
 
     def pop(self) -> QueuedFrame | None:
-        """The next frame to serve, or None when every queue is empty."""
-        best: deque[QueuedFrame] | None = None
-        for queue in self._queues.values():
-            # Ties go to the edge queued first (dict order): deterministic.
-            if queue and (best is None or queue[0].finish_tag < best[0].finish_tag):
-                best = queue
-        if best is None:
+        """The next frame to serve, or None when every queue is empty.
+
+        Sets the frame's ``finish_tag`` to the tag it is served with.
+        """
+        if not self._head_tag:
             return None
-        frame = best.popleft()
-        self._virtual_time = max(self._virtual_time, frame.finish_tag)
+        # Ties go to the edge queued first (dict order): deterministic.
+        edge = min(self._head_tag, key=self._head_tag.__getitem__)
+        tag = self._head_tag.pop(edge)
+        queue = self._queues[edge]
+        frame = queue.popleft()
+        frame.finish_tag = tag
+        self._virtual_time = max(self._virtual_time, tag)
+        self._last_served[edge] = max(self._last_served.get(edge, 0.0), tag)
+        if queue:
+            self._head_tag[edge] = self._next_tag(edge)
         return frame
 
     def drop_expired(self, now_s: float) -> list[QueuedFrame]:
@@ -121,6 +137,8 @@ class FairQueue:
             if len(kept) != len(queue):
                 expired.extend(f for f in queue if f.deadline_s < now_s)
                 self._queues[edge] = kept
+                if not kept:
+                    self._head_tag.pop(edge, None)
         return expired
 
     def oldest_arrival_s(self, edge: str) -> float | None:
