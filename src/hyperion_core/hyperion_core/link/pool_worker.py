@@ -36,21 +36,30 @@ from hyperion_core.link.zenoh_link import LinkConfig
 Handler = Callable[[bytes], bytes]
 
 
-def simulated_gpu(service_s: float, answer_bytes: int = 256) -> Handler:
+def simulated_gpu(service_s: float, answer_bytes: int = 256, burn_cpu: bool = False
+                  ) -> Handler:
     """A handler that takes ``service_s`` per frame without using the CPU (a GPU's time).
 
     Args:
         service_s: time per frame [s, >= 0].
-        answer_bytes: size of each answer [bytes, >= 0]; the answer starts with the first
+        answer_bytes: size of each answer [bytes, >= 8]; the answer starts with the first
             8 bytes of the frame, so a test can tell which frame it answers.
+        burn_cpu: spin on the CPU for the service time instead of sleeping (a CPU
+            detector: workers then compete for the host's cores).
     """
-    if service_s < 0 or answer_bytes < 0:
-        raise ValueError(f"service_s and answer_bytes must be >= 0, got {service_s}, "
+    if service_s < 0 or answer_bytes < 8:
+        raise ValueError(f"service_s must be >= 0 and answer_bytes >= 8, got {service_s}, "
                          f"{answer_bytes}")
 
     def handle(payload: bytes) -> bytes:
-        time.sleep(service_s)
-        return (payload[:8] + bytes(answer_bytes))[:max(answer_bytes, 8)]
+        if burn_cpu:
+            # Thread CPU time, so a worker descheduled by a busy host still does the work.
+            end = time.thread_time() + service_s
+            while time.thread_time() < end:
+                pass
+        else:
+            time.sleep(service_s)
+        return payload[:8] + bytes(answer_bytes - 8)
 
     return handle
 
@@ -122,6 +131,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--root", default=DEFAULT_ROOT, help="pool key prefix")
     ap.add_argument("--service-s", type=float, default=0.04,
                     help="simulated GPU time per frame, s (>= 0)")
+    ap.add_argument("--burn-cpu", action="store_true",
+                    help="spend the service time computing on the CPU instead of sleeping")
     ap.add_argument("--announce-jobs", action="store_true",
                     help="print START <job id> as each job starts")
     ap.add_argument("--tls-ca", default=None, help="CA certificate, PEM path")
@@ -158,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return serve_until_signal(lambda: PoolWorker(
         config=worker_config(args), worker_id=args.id, root=args.root,
-        handler=simulated_gpu(args.service_s), announce_jobs=args.announce_jobs))
+        handler=simulated_gpu(args.service_s, burn_cpu=args.burn_cpu),
+        announce_jobs=args.announce_jobs))
 
 
 if __name__ == "__main__":
