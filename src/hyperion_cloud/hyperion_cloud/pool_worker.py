@@ -23,6 +23,7 @@ import yaml
 from rclpy.serialization import deserialize_message, serialize_message
 
 from hyperion_cloud.cloud_detector_node import PARAMS
+from hyperion_core.link.pool_router import without_ros_args
 from hyperion_core.link.pool_service import DEFAULT_ROOT
 from hyperion_core.link.pool_worker import Handler, PoolWorker, serve_until_signal
 from hyperion_core.link.zenoh_link import LinkConfig
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tls-ca", default=None, help="CA certificate, PEM path")
     ap.add_argument("--tls-cert", default=None, help="own certificate, PEM path")
     ap.add_argument("--tls-key", default=None, help="own private key, PEM path")
-    args = ap.parse_args(argv)
+    args = ap.parse_args(without_ros_args(sys.argv[1:] if argv is None else argv))
     try:
         params = detector_params(args.params_file, args.param)
         config = LinkConfig(mode="client", connect=tuple(args.connect), key_prefix=args.root,

@@ -102,12 +102,13 @@ def pool_config(settings: dict[str, Any]) -> PoolConfig:
 def load_settings(path: Path, overrides: argparse.Namespace) -> dict[str, Any]:
     """The YAML settings with command-line overrides applied."""
     settings = yaml.safe_load(path.read_text())
+    # An empty override (a launch argument left at its default) keeps the file's value.
     for key in ("listen", "edges", "worker_names"):
         value = getattr(overrides, key)
-        if value is not None:
+        if value:
             settings[key] = [v for v in value.split(",") if v]
     for key in ("tls_ca", "tls_cert", "tls_key"):
-        if getattr(overrides, key) is not None:
+        if getattr(overrides, key):
             settings[key] = getattr(overrides, key)
     return settings
 
@@ -123,8 +124,42 @@ def default_settings_path() -> Path:
     return share
 
 
+def without_ros_args(argv: list[str]) -> list[str]:
+    """``argv`` less any ``--ros-args ... [--]`` block that ``ros2 launch`` appends."""
+    kept: list[str] = []
+    inside = False
+    for arg in argv:
+        if arg == "--ros-args":
+            inside = True
+        elif inside and arg == "--":
+            inside = False
+        elif not inside:
+            kept.append(arg)
+    return kept
+
+
+def stop_on_signal() -> threading.Event:
+    """An event set by the first SIGINT or SIGTERM; later ones are then ignored.
+
+    ``ros2 launch`` on Ctrl-C signals a process that the terminal has signalled already: a
+    second SIGINT arriving while the interpreter finalizes (zenoh's threads make that take
+    a moment) would kill it with the default action instead of a clean exit 0.
+    """
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    return stop
+
+
 def main(argv: list[str] | None = None) -> int:
     """`hyperion run router [--config F] [--listen E,...] [--edges a,b] [--tls-* P]`."""
+    argv = without_ros_args(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog="hyperion run router", description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=None, help="settings YAML "
                     "(default config/router.yaml)")
@@ -144,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, TypeError, KeyError) as err:
         print(f"hyperion run router: {path}: {err}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signal()
     session = zenoh.open(conf)
     service = PoolService(session=session, config=pool)
     print(f"READY router {session.zid()} on {', '.join(settings['listen'])}", flush=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import queue
-import signal
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from collections.abc import Callable
 
 import zenoh
 
+from hyperion_core.link.pool_router import stop_on_signal
 from hyperion_core.link.pool_service import DEFAULT_ROOT, JOB
 from hyperion_core.link.zenoh_link import LinkConfig
 
@@ -150,9 +150,7 @@ def worker_config(args: argparse.Namespace) -> LinkConfig:
 
 def serve_until_signal(make: Callable[[], PoolWorker]) -> int:
     """Start a worker, print READY, serve until SIGINT/SIGTERM, close; exit status."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signal()
     worker = make()
     print("READY", flush=True)
     stop.wait()
