@@ -20,15 +20,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(module: str, *args: str) -> subprocess.Popen:
-    """Start ``python -m <module> args``; returns once it printed READY (or died)."""
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_command(*cmd: str) -> subprocess.Popen:
+    """Start ``cmd``; returns once it printed READY (or died)."""
+    proc = subprocess.Popen(list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()  # bounded: a failing process exits, closing it
     if not line.startswith("READY"):
         proc.kill()
-        raise AssertionError(f"{module} did not start: {line!r} {proc.stderr.read()}")
+        raise AssertionError(f"{cmd} did not start: {line!r} {proc.stderr.read()}")
     return proc
+
+
+def start(module: str, *args: str) -> subprocess.Popen:
+    """Start ``python -m <module> args``; returns once it printed READY (or died)."""
+    return start_command(sys.executable, "-m", module, *args)
 
 
 def stop(proc: subprocess.Popen) -> None:

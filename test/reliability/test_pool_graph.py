@@ -4,10 +4,11 @@ get fused answers, one per frame."""
 
 import pytest
 
+from hyperion.session import HYPERION
 from hyperion_msgs.msg import FrameTiming
 
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
-from .pool_processes import ROUTER_CONFIG, router, running
+from .pool_processes import running, start_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 def test_edge_graph_gets_fused_answers_from_a_pool_of_two_workers():
     edge_domain, cloud_domain = domain_pair()
     endpoint = f"tcp/127.0.0.1:{free_port()}"
-    pool = router(endpoint, ROUTER_CONFIG)
+    pool = start_command(HYPERION, "run", "router", "--listen", endpoint)
     workers = Graph("cloud", domain=cloud_domain, params=["cloud_detector.threads:=1"],
                     extra=("--workers", "2", "--router", endpoint, "--worker-id", "test"))
     watch, edge = Watch(edge_domain), None
