@@ -5,7 +5,8 @@ get fused answers, one per frame."""
 import pytest
 
 from hyperion.session import HYPERION
-from hyperion_msgs.msg import FrameTiming
+from hyperion_msgs.msg import FrameTiming, LinkStats
+from hyperion_runtime import qos
 
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
 from .pool_processes import running, start_command
@@ -20,6 +21,10 @@ def test_edge_graph_gets_fused_answers_from_a_pool_of_two_workers():
     workers = Graph("cloud", domain=cloud_domain, params=["cloud_detector.threads:=1"],
                     extra=("--workers", "2", "--router", endpoint, "--worker-id", "test"))
     watch, edge = Watch(edge_domain), None
+    delays: list[float] = []
+    watch.node.create_subscription(LinkStats, qos.LINK_STATS,
+                                   lambda m: delays.append(m.cloud_queue_delay_s),
+                                   qos.latest_state_qos())
     try:
         with running(pool):
             edge = Graph("edge", domain=edge_domain, params=[
@@ -34,6 +39,8 @@ def test_edge_graph_gets_fused_answers_from_a_pool_of_two_workers():
             assert fused, [(t.source, t.edge_reason) for t in timings]
             sequences = [t.sequence for t in timings]
             assert len(sequences) == len(set(sequences)) == 8
+            # The pool's queue delay reached the edge graph (any frame waits a little).
+            assert any(d > 0 for d in delays), delays[-10:]
     finally:
         watch.close()
         stop_all(edge, workers)

@@ -70,6 +70,8 @@ def test_a_killed_worker_loses_no_frame_and_duplicates_none():
         assert got["name"] == name
         assert got["answers"] == {str(i): 1 for i in range(FRAMES)}, got
         assert got["late"] == [] and got["foreign"] == 0, got
+        # The backlog was published to the edge (its scheduler would have sent less).
+        assert got["queue_delay_s"] > 0, got
     assert stats["redispatched"] >= 1, stats
     assert stats["answered"] == len(EDGES) * FRAMES, stats
     assert stats["workers"] == ["w2"], stats

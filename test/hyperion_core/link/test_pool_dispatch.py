@@ -56,13 +56,32 @@ def test_answer_after_the_deadline_is_not_forwarded():
 
 def test_queue_delay_shows_a_waiting_backlog_before_any_frame_starts():
     pool = Dispatcher(queue=FairQueue())
-    assert pool.queue_delay_s("a", 0.0) == 0.0
-    pool.submit(frame("a", 1, 0.0, 10.0))
-    assert pool.queue_delay_s("a", 2.0) == pytest.approx(2.0)  # no worker yet
     pool.worker_joined("w")
-    pool.assign(2.0)
-    assert pool.queue_delay_s("a", 2.5) == pytest.approx(2.0)  # median of its waits
-    assert pool.queue_delay_s("b", 2.5) == 0.0
+    pool.submit(frame("a", 1, 0.0, 10.0))
+    pool.submit(frame("a", 2, 0.0, 10.0))
+    assert len(pool.assign(0.0)) == 1
+    assert pool.queue_delay_s("a", 2.0) == pytest.approx(2.0)  # frame 2 waits since 0
+    assert pool.queue_delay_s("b", 2.0) == 0.0
+    assert pool.assign(2.0) == []  # the worker still holds frame 1
+
+
+def test_queue_delay_is_the_median_of_recent_waits_once_the_queue_is_empty():
+    pool = Dispatcher(queue=FairQueue(), delay_window=3)
+    pool.worker_joined("w")
+    for seq, (arrived, started) in enumerate([(0.0, 1.0), (1.0, 1.5), (2.0, 4.0)]):
+        pool.submit(frame("a", seq, arrived, 10.0))
+        [job] = pool.assign(started)
+        assert pool.complete("w", job.job_id, started) is job
+    assert pool.queue_delay_s("a", 9.0) == pytest.approx(1.0)  # median of 1.0, 0.5, 2.0
+
+
+def test_queue_delay_grows_while_the_pool_has_no_worker():
+    pool = Dispatcher(queue=FairQueue(), now_s=0.0)
+    assert pool.queue_delay_s("a", 3.0) == pytest.approx(3.0)  # none since the start
+    pool.worker_joined("w")
+    assert pool.queue_delay_s("a", 4.0) == 0.0
+    pool.worker_left("w", 5.0)
+    assert pool.queue_delay_s("a", 12.0) == pytest.approx(7.0)
 
 
 @pytest.mark.parametrize("bad", [{"slots_per_worker": 0}, {"min_service_s": -1.0},

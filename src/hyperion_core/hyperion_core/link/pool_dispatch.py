@@ -10,9 +10,12 @@ is given up and the edge answers alone. Frames past their deadline are given up 
 or running: an answer after the deadline would be discarded by the edge anyway.
 
 Queue delay per edge (what the pool publishes for the edge's scheduler): the larger of the
-median wait (arrival → start on a worker) of the edge's last ``delay_window`` frames and
-how long its oldest waiting frame has waited so far, so a growing backlog shows before any
-frame of it has started.
+median wait (arrival → start on a worker) of the edge's last ``delay_window`` frames, how
+long its oldest waiting frame has waited so far (a growing backlog shows before any frame
+of it has started), and, while no worker is alive, how long the pool has had none: with
+nothing queued (every edge gone edge-only, their frames expired) the delay would otherwise
+fall back to the last waits measured, and edges would send into an empty pool again, once
+per deadline, until a worker comes.
 
 No clock is read here; callers pass ``now_s`` (monotonic seconds) and hold one lock around
 every call (the zenoh service calls from several threads).
@@ -68,7 +71,8 @@ class Dispatcher:
     """Frames in, assignments to workers out, exactly one answer per frame."""
 
     def __init__(self, *, queue: FairQueue, slots_per_worker: int = 1,
-                 min_service_s: float = 0.05, delay_window: int = 8) -> None:
+                 min_service_s: float = 0.05, delay_window: int = 8,
+                 now_s: float = 0.0) -> None:
         """Args:
             queue: the per-edge fair queue.
             slots_per_worker: frames one worker may hold at once [>= 1]; 1 keeps every
@@ -76,6 +80,7 @@ class Dispatcher:
             min_service_s: a frame given back by a lost worker is re-queued only if its
                 deadline is at least this far away [s, >= 0].
             delay_window: waits in the per-edge queue-delay median [frames, >= 1].
+            now_s: the time the pool starts (without a worker yet), seconds.
         """
         if slots_per_worker < 1:
             raise ValueError(f"slots_per_worker must be >= 1, got {slots_per_worker}")
@@ -92,12 +97,14 @@ class Dispatcher:
         self._next_job_id = 1
         self._waits: dict[str, deque[float]] = {}
         self._delay_window = delay_window
+        self._no_worker_since: float | None = now_s
 
     # -- workers ---------------------------------------------------------------------------
 
     def worker_joined(self, worker: str) -> None:
         """A worker announced itself (liveliness token put). Idempotent."""
         self._workers.setdefault(worker, _Worker(slots=self._slots))
+        self._no_worker_since = None
 
     def worker_left(self, worker: str, now_s: float) -> list[QueuedFrame]:
         """A worker is gone (token deleted): re-queue or give up its running frames.
@@ -108,6 +115,8 @@ class Dispatcher:
         state = self._workers.pop(worker, None)
         if state is None:
             return []
+        if not self._workers:
+            self._no_worker_since = now_s
         lost: list[QueuedFrame] = []
         # Put back newest first, so each edge's frames end up in their original order.
         for job_id in sorted(state.running, reverse=True):
@@ -198,4 +207,5 @@ class Dispatcher:
         recent = statistics.median(waits) if waits else 0.0
         oldest = self.queue.oldest_arrival_s(edge)
         waiting_s = now_s - oldest if oldest is not None else 0.0
-        return max(recent, waiting_s, 0.0)
+        idle_s = now_s - self._no_worker_since if self._no_worker_since is not None else 0.0
+        return max(recent, waiting_s, idle_s, 0.0)

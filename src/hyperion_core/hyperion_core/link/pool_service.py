@@ -98,7 +98,8 @@ class PoolService:
         self._lock = threading.Lock()
         self._dispatcher = Dispatcher(
             queue=FairQueue(capacity=config.capacity, weights=config.weights),
-            slots_per_worker=config.slots_per_worker, min_service_s=config.min_service_s)
+            slots_per_worker=config.slots_per_worker, min_service_s=config.min_service_s,
+            now_s=time.monotonic())
         self._publishers: dict[str, zenoh.Publisher] = {}
         self._closed = threading.Event()
         root = config.root
