@@ -45,6 +45,21 @@ def test_lost_worker_frame_without_time_left_is_given_up():
     assert pool.counters.abandoned_worker_lost == 1
 
 
+def test_a_refused_frame_frees_its_worker_at_once():
+    pool = Dispatcher(queue=FairQueue())
+    pool.worker_joined("w")
+    pool.submit(frame("a", 1, 0.0, 100.0))
+    pool.submit(frame("a", 2, 0.0, 100.0))
+    [bad] = pool.assign(0.0)
+    assert pool.assign(0.1) == []  # the worker's one slot is taken
+    assert pool.fail("w", bad.job_id).seq == 1
+    assert pool.fail("w", bad.job_id) is None  # reported twice: nothing more happens
+    [good] = pool.assign(0.2)
+    assert good.frame.seq == 2
+    assert pool.complete("w", bad.job_id, 0.3) is None  # never answered after all
+    assert pool.counters.failed == 1
+
+
 def test_answer_after_the_deadline_is_not_forwarded():
     pool = Dispatcher(queue=FairQueue())
     pool.worker_joined("w")

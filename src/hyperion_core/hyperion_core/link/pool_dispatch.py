@@ -65,6 +65,7 @@ class PoolCounters:
     expired_running: int = 0
     abandoned_worker_lost: int = 0
     stale_answers: int = 0
+    failed: int = 0
 
 
 class Dispatcher:
@@ -180,6 +181,23 @@ class Dispatcher:
             return None
         self.counters.answered += 1
         return job
+
+    def fail(self, worker: str, job_id: int) -> QueuedFrame | None:
+        """A worker could not answer ``job_id`` (a frame its detector refused).
+
+        Frees the worker's slot at once (waiting for the deadline would idle it) and gives
+        the frame up: another worker would refuse it too. Returns the frame, or None when
+        it was not running on that worker.
+        """
+        state = self._workers.get(worker)
+        if state is not None:
+            state.running.discard(job_id)
+        job = self._running.get(job_id)
+        if job is None or job.worker != worker:
+            return None
+        del self._running[job_id]
+        self.counters.failed += 1
+        return job.frame
 
     def expire(self, now_s: float) -> list[QueuedFrame]:
         """Give up every frame, queued or running, whose deadline has passed."""

@@ -13,8 +13,10 @@ runs it on the router's own session (:mod:`hyperion_core.link.pool_router`). Key
 - ``<root>/worker/<id>``: a worker's liveliness token: it is alive while the token is;
   zenoh deletes it when the worker's session closes or its connection drops (a killed
   process at once; a frozen host after the lease, 10 s by default);
-- ``<root>/worker/<id>/job`` (pool → worker, attachment: job id, uint64) and
-  ``<root>/worker/<id>/done`` (worker → pool, the answer; attachment: the job id);
+- ``<root>/worker/<id>/job`` (pool → worker, attachment: job id, uint64),
+  ``<root>/worker/<id>/done`` (worker → pool, the answer; attachment: the job id) and
+  ``<root>/worker/<id>/failed`` (worker → pool: it could not answer that job; empty
+  payload, attachment the job id), so a refused frame frees its worker at once;
 - ``<root>/stats``: the pool's counters as JSON, every ``delay_period_s``.
 
 Which frame goes to which worker, and that each is answered at most once, is
@@ -108,6 +110,7 @@ class PoolService:
             *(session.declare_subscriber(f"{key}/up", self._on_up) for key in edge_keys),
             *(session.declare_subscriber(f"{key}/probe", self._on_probe) for key in edge_keys),
             session.declare_subscriber(f"{root}/worker/*/done", self._on_done),
+            session.declare_subscriber(f"{root}/worker/*/failed", self._on_failed),
             # history: workers that were alive before the pool started are counted too.
             session.liveliness().declare_subscriber(f"{root}/worker/*", self._on_liveliness,
                                                     history=True),
@@ -162,12 +165,26 @@ class PoolService:
             self._dispatcher.submit(frame)
         self._dispatch()
 
-    def _on_done(self, sample: zenoh.Sample) -> None:
-        now = time.monotonic()
+    @staticmethod
+    def _job_id(sample: zenoh.Sample) -> int | None:
         attachment = sample.attachment
         if attachment is None or len(attachment.to_bytes()) != JOB.size:
+            return None
+        return JOB.unpack(attachment.to_bytes())[0]
+
+    def _on_failed(self, sample: zenoh.Sample) -> None:
+        job_id = self._job_id(sample)
+        if job_id is None:
             return
-        (job_id,) = JOB.unpack(attachment.to_bytes())
+        with self._lock:
+            self._dispatcher.fail(self._worker_of(str(sample.key_expr)), job_id)
+        self._dispatch()
+
+    def _on_done(self, sample: zenoh.Sample) -> None:
+        now = time.monotonic()
+        job_id = self._job_id(sample)
+        if job_id is None:
+            return
         worker = self._worker_of(str(sample.key_expr))
         with self._lock:
             job = self._dispatcher.complete(worker, job_id, now)

@@ -5,7 +5,8 @@ A worker connects (client mode) to the pool's router, subscribes to
 both declarations travel in order over one connection, so the pool never sends a job to a
 worker that cannot receive it yet. Jobs run one at a time on the worker's own thread (the
 zenoh callback only queues them); each answer goes to ``<root>/worker/<id>/done`` with the
-job's id.
+job's id, and a job the handler could not answer (it raised: a frame the detector refuses)
+is reported on ``<root>/worker/<id>/failed``, so the pool frees this worker at once.
 
 What a job computes is a *handler*, ``bytes -> bytes``: the real cloud detector for
 serialized ``EncodedFrame``s (``pool_worker`` of hyperion_cloud, what ``hyperion run cloud
@@ -89,6 +90,9 @@ class PoolWorker:
         self._done = self._session.declare_publisher(
             f"{key}/done", congestion_control=zenoh.CongestionControl.BLOCK,
             reliability=zenoh.Reliability.RELIABLE)
+        self._failed = self._session.declare_publisher(
+            f"{key}/failed", congestion_control=zenoh.CongestionControl.BLOCK,
+            reliability=zenoh.Reliability.RELIABLE)
         self._sub = self._session.declare_subscriber(f"{key}/job", self._on_job)
         self._thread = threading.Thread(target=self._serve, name=f"worker-{worker_id}",
                                         daemon=True)
@@ -112,12 +116,19 @@ class PoolWorker:
             except Exception as err:  # a bad frame must not stop the worker
                 self.errors += 1
                 print(f"pool worker: job {job_id} failed: {err}", file=sys.stderr, flush=True)
-                continue  # the frame's deadline passes at the pool; its edge answers alone
+                # The pool gives the frame up (its edge answers alone) and sends the next.
+                self._failed.put(b"", attachment=JOB.pack(job_id))
+                continue
             self._done.put(answer, attachment=JOB.pack(job_id))
             self.done += 1
 
     def close(self) -> None:
-        """Withdraw the token (the pool re-queues nothing: no job is lost), then stop."""
+        """Withdraw the token first, then stop.
+
+        The pool then hands the frame this worker holds to another worker (or gives it up
+        when its deadline is too near); an answer this worker still sends is dropped as
+        stale, so the frame is answered once either way.
+        """
         self._token.undeclare()
         self._jobs.put(None)
         self._thread.join(timeout=10.0)
