@@ -15,6 +15,8 @@ Measured, each configuration ``--repeats`` times (medians reported):
 - fairness: Jain's index over the 3 equal edges' answered frames, 2 workers, same overload;
 - latency: p95 send → answer over all edges, 2 workers, offered load 25-90 % of capacity.
 
+Edges send periodically (cameras), each from a random (seeded) point of its frame period.
+
 ``python benchmarks/pool_scale.py --json docs/bench/pool_cpu.json``
 """
 
@@ -63,7 +65,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_once(*, edges: int, workers: int, fps_per_edge: float, seconds: float,
-             service_s: float, frame_bytes: int, budget_s: float, burn_cpu: bool) -> dict:
+             service_s: float, frame_bytes: int, budget_s: float, burn_cpu: bool,
+             rng: np.random.Generator) -> dict:
     """One run: per-edge answered counts, throughput and latencies."""
     endpoint = f"tcp/127.0.0.1:{_free_port()}"
     procs = [_start("hyperion_core.link.pool_router", "--config", str(ROUTER_CONFIG),
@@ -74,10 +77,13 @@ def run_once(*, edges: int, workers: int, fps_per_edge: float, seconds: float,
                                 "--id", f"w{index}", "--service-s", str(service_s),
                                 *(["--burn-cpu"] if burn_cpu else [])))
         frames = max(1, round(fps_per_edge * seconds))
+        # Cameras are not in step: each edge starts at a random point of its frame period.
+        phases = rng.uniform(0.0, 1.0 / fps_per_edge, size=edges)
         clients = [_start("hyperion_core.link.pool_edge", "--connect", endpoint,
                           "--name", f"edge{index}", "--frames", str(frames),
                           "--fps", str(fps_per_edge), "--bytes", str(frame_bytes),
-                          "--budget-s", str(budget_s), "--linger-s", "0.2")
+                          "--budget-s", str(budget_s), "--linger-s", "0.2",
+                          "--phase-s", f"{phases[index]:.6f}")
                    for index in range(edges)]
         procs += clients
         for client in clients:
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overload", type=float, default=1.5,
                     help="offered load of the throughput runs / capacity of 2 workers")
     ap.add_argument("--budget-s", type=float, default=2.0, help="frame deadline, s")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the edges' start phases")
     args = ap.parse_args(argv)
     if args.service_s <= 0 or args.seconds <= 0 or args.repeats < 1 or args.overload <= 0:
         ap.error("--service-s, --seconds, --overload must be > 0 and --repeats >= 1")
@@ -134,16 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     capacity2 = 2 / args.service_s  # frames/s two workers serve
     common = {"edges": edges, "seconds": args.seconds, "service_s": args.service_s,
               "frame_bytes": args.bytes, "budget_s": args.budget_s, "burn_cpu": args.burn_cpu}
+    rng = np.random.default_rng(args.seed)
     heavy_fps = args.overload * capacity2 / edges
     results: dict[str, object] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "settings": {**common, "overload": args.overload, "repeats": args.repeats,
+                     "seed": args.seed,
                      "heavy_fps_per_edge": heavy_fps},
     }
     scale = {}
     for workers in (1, 2):
-        runs = [run_once(workers=workers, fps_per_edge=heavy_fps, **common)
+        runs = [run_once(workers=workers, fps_per_edge=heavy_fps, rng=rng, **common)
                 for _ in range(args.repeats)]
         scale[workers] = {"runs": runs, "throughput_fps": median_of(runs, "throughput_fps"),
                           "jain": median_of(runs, "jain")}
@@ -157,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                            "jain_one_worker": scale[1]["jain"]}
     latency = []
     for share in (0.25, 0.5, 0.75, 0.9):
-        runs = [run_once(workers=2, fps_per_edge=share * capacity2 / edges, **common)
+        runs = [run_once(workers=2, fps_per_edge=share * capacity2 / edges, rng=rng,
+                         **common)
                 for _ in range(args.repeats)]
         latency.append({"offered_share_of_capacity": share,
                         "offered_fps": share * capacity2,

@@ -9,7 +9,7 @@ from hyperion_msgs.msg import FrameTiming, LinkStats
 from hyperion_runtime import qos
 
 from .graphs import SMALL_EDGE, Graph, Watch, domain_pair, free_port, stop_all, wait_until
-from .pool_processes import running, start_command
+from .pool_processes import Processes
 
 pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 
@@ -17,16 +17,18 @@ pytestmark = [pytest.mark.ros, pytest.mark.models, pytest.mark.slow]
 def test_edge_graph_gets_fused_answers_from_a_pool_of_two_workers():
     edge_domain, cloud_domain = domain_pair()
     endpoint = f"tcp/127.0.0.1:{free_port()}"
-    pool = start_command(HYPERION, "run", "router", "--listen", endpoint)
-    workers = Graph("cloud", domain=cloud_domain, params=["cloud_detector.threads:=1"],
-                    extra=("--workers", "2", "--router", endpoint, "--worker-id", "test"))
+    workers = None
     watch, edge = Watch(edge_domain), None
     delays: list[float] = []
     watch.node.create_subscription(LinkStats, qos.LINK_STATS,
                                    lambda m: delays.append(m.cloud_queue_delay_s),
                                    qos.latest_state_qos())
     try:
-        with running(pool):
+        with Processes() as procs:
+            procs.command(HYPERION, "run", "router", "--listen", endpoint)
+            workers = Graph("cloud", domain=cloud_domain, params=["cloud_detector.threads:=1"],
+                            extra=("--workers", "2", "--router", endpoint, "--worker-id",
+                                   "test"))
             edge = Graph("edge", domain=edge_domain, params=[
                 *SMALL_EDGE, "edge_link.mode:=client", f"edge_link.connect:={endpoint}",
                 "edge_link.key_prefix:=hyperion/pool/edge/cam-1", "camera.rate_hz:=1.0",

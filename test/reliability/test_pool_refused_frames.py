@@ -10,15 +10,7 @@ import pytest
 
 from hyperion.graph import executable
 
-from .pool_processes import (
-    ROUTER_CONFIG,
-    edge,
-    free_port,
-    go,
-    router,
-    running,
-    start_command,
-)
+from .pool_processes import ROUTER_CONFIG, Processes, free_port, go
 from .test_pool_worker_loss import pool_stats
 
 pytestmark = [pytest.mark.models]
@@ -28,14 +20,14 @@ FRAMES = 6
 
 def test_refused_frames_are_given_up_at_once_and_the_worker_keeps_serving():
     endpoint = f"tcp/127.0.0.1:{free_port()}"
-    pool = router(endpoint, ROUTER_CONFIG)
-    detector = start_command(str(executable("hyperion_cloud", "pool_worker")), "--connect",
-                             endpoint, "--id", "real", "-p", "threads:=1")
-    # Garbage frames with a 300 s deadline: without the refusal report, the first would
-    # hold the worker's only slot for 300 s and the others would wait behind it.
-    sender = edge(endpoint, "cam-x", "--frames", str(FRAMES), "--fps", "10", "--budget-s",
-                  "300", "--linger-s", "0")
-    with running(sender, detector, pool):
+    with Processes() as procs:
+        procs.router(endpoint, ROUTER_CONFIG)
+        procs.command(str(executable("hyperion_cloud", "pool_worker")), "--connect",
+                      endpoint, "--id", "real", "-p", "threads:=1")
+        # Garbage frames with a 300 s deadline: without the refusal report, the first would
+        # hold the worker's only slot for 300 s and the others would wait behind it.
+        sender = procs.edge(endpoint, "cam-x", "--frames", str(FRAMES), "--fps", "10",
+                            "--budget-s", "300", "--linger-s", "0")
         go([sender])
         stats: dict = {}
         for _ in range(600):  # bounded: one stats sample every 0.2 s
@@ -45,5 +37,3 @@ def test_refused_frames_are_given_up_at_once_and_the_worker_keeps_serving():
         assert stats["failed"] == FRAMES, json.dumps(stats)
         assert stats["running"] == 0 and stats["waiting"] == 0, stats
         assert stats["answered"] == 0 and stats["expired_running"] == 0, stats
-        sender.kill()  # it would wait out the 300 s deadlines of its unanswered frames
-        sender.wait(timeout=10)

@@ -18,17 +18,7 @@ import pytest
 
 pytest.importorskip("zenoh")
 
-from .pool_processes import (
-    ROUTER_CONFIG,
-    edge,
-    free_port,
-    go,
-    report,
-    router,
-    running,
-    stop,
-    worker,
-)
+from .pool_processes import ROUTER_CONFIG, Processes, free_port, go, report
 
 EDGES = ("cam-a", "cam-b", "cam-c")
 FRAMES = 15
@@ -50,13 +40,13 @@ def pool_stats(endpoint: str) -> dict:
 def test_a_killed_worker_loses_no_frame_and_duplicates_none():
     port = free_port()
     endpoint = f"tcp/127.0.0.1:{port}"
-    pool = router(endpoint, ROUTER_CONFIG)
-    doomed = worker(endpoint, "w1", 0.3, "--announce-jobs")
-    survivor = worker(endpoint, "w2", 0.3)
-    edges = [edge(endpoint, name, "--frames", str(FRAMES), "--fps", "2", "--budget-s", "120",
-                  "--bytes", "20000", "--linger-s", "2")
-             for name in EDGES]
-    with running(*edges, survivor, doomed, pool):
+    with Processes() as procs:
+        procs.router(endpoint, ROUTER_CONFIG)
+        doomed = procs.worker(endpoint, "w1", 0.3, "--announce-jobs")
+        procs.worker(endpoint, "w2", 0.3)
+        edges = [procs.edge(endpoint, name, "--frames", str(FRAMES), "--fps", "2",
+                            "--budget-s", "120", "--bytes", "20000", "--linger-s", "2")
+                 for name in EDGES]
         go(edges)
         # Mid-run: kill w1 the moment it starts its 4th frame, so it dies holding it.
         for _ in range(4):
@@ -75,4 +65,3 @@ def test_a_killed_worker_loses_no_frame_and_duplicates_none():
     assert stats["redispatched"] >= 1, stats
     assert stats["answered"] == len(EDGES) * FRAMES, stats
     assert stats["workers"] == ["w2"], stats
-    stop(survivor)

@@ -83,6 +83,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--fps", type=float, default=5.0, help="send rate, frames/s (> 0)")
     ap.add_argument("--bytes", type=int, default=20_000, help="frame size, bytes (>= 8)")
     ap.add_argument("--budget-s", type=float, default=10.0, help="deadline after send, s (> 0)")
+    ap.add_argument("--phase-s", type=float, default=0.0,
+                    help="wait this long after the go line before the first frame, s "
+                         "(cameras are not in step with each other; >= 0)")
     ap.add_argument("--linger-s", type=float, default=1.0,
                     help="wait this long after the last answer for duplicates, s (>= 0)")
     ap.add_argument("--tls-ca", default=None, help="CA certificate, PEM path")
@@ -92,7 +95,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     checks = {"--frames": (args.frames >= 1, ">= 1"), "--fps": (args.fps > 0, "> 0"),
               "--bytes": (args.bytes >= FRAME_ID.size, f">= {FRAME_ID.size}"),
               "--budget-s": (args.budget_s > 0, "> 0"),
-              "--linger-s": (args.linger_s >= 0, ">= 0")}
+              "--linger-s": (args.linger_s >= 0, ">= 0"),
+              "--phase-s": (args.phase_s >= 0, ">= 0")}
     for flag, (ok, allowed) in checks.items():
         if not ok:
             ap.error(f"{flag} must be {allowed}")
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print("READY", flush=True)
         sys.stdin.readline()
         filler = bytes(args.bytes - FRAME_ID.size)
-        start = time.monotonic()
+        start = time.monotonic() + args.phase_s
         for index in range(args.frames):
             # Keep the rate from the start, not from each send, so slow sends catch up.
             time.sleep(max(0.0, start + index / args.fps - time.monotonic()))
