@@ -18,6 +18,12 @@ setup(
     description="Hyperion cloud node",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [f"{node} = {PACKAGE}.{node}_node:main" for node in NODES],
+        "console_scripts": [
+            *(f"{node} = {PACKAGE}.{node}_node:main" for node in NODES),
+            # Not a node: a worker of the shared detector pool (hyperion run cloud --workers).
+            f"pool_worker = {PACKAGE}.pool_worker:main",
+            # The pool's zenoh router (ROS-free, in hyperion_core), for pool.launch.py.
+            "pool_router = hyperion_core.link.pool_router:main",
+        ],
     },
 )

@@ -55,13 +55,14 @@ class FakeEdgeLink(SpinningNode):
             sequence=now, received_stamp=ns_to_stamp(now - int(cloud_s * 1e9)),
             inferred_stamp=ns_to_stamp(now)))
 
-    def plan_for(self, queued: int, cloud_s: float = CLOUD_S) -> QualityPlan:
-        """Publish stats with ``queued`` bytes, then scores, until a plan reflects them
-        and assumes ``cloud_s`` for the cloud."""
+    def plan_for(self, queued: int, cloud_s: float = CLOUD_S, pool_delay_s: float = 0.0
+                 ) -> QualityPlan:
+        """Publish stats with ``queued`` bytes (and a detector pool's queue delay), then
+        scores, until a plan reflects them and assumes ``cloud_s`` for the cloud."""
         for _ in range(20):
             now = time.time_ns()
             stats = LinkStats(link_up=True, bandwidth_estimate_bps=8 * RATE,
-                              bytes_queued=queued)
+                              bytes_queued=queued, cloud_queue_delay_s=pool_delay_s)
             stats.throughput_bps, stats.transfer_bytes = [8 * RATE], [10_000]
             stats.transfer_stamps = [ns_to_stamp(now)]
             self.stats.publish(stats)
@@ -126,6 +127,30 @@ def test_queued_bytes_and_a_slow_cloud_shrink_the_byte_budget(tmp_path):
     # Measured 4 s instead of the profiled 1 s: 3 s less to transmit.
     assert idle.byte_budget - slow_cloud.byte_budget == pytest.approx(30_000, abs=RATE * 0.5)
     assert not still_slow.edge_only
+
+
+def test_a_busy_detector_pool_shrinks_the_byte_budget(tmp_path):
+    """A shared pool's queue delay (LinkStats.cloud_queue_delay_s, from edge_link) adds to
+    the profiled cloud time: less time to transmit, and edge-only when nothing is left."""
+    domain, _ = domain_pair()
+    proc, log = start_scheduler(tmp_path, domain)
+    link = FakeEdgeLink(domain)
+    try:
+        wait_until(lambda: link.scores.get_subscription_count() >= 1, 60,
+                   f"the scheduler\n{(tmp_path / 'scheduler.log').read_text()}")
+        idle = link.plan_for(0)
+        busy = link.plan_for(0, cloud_s=CLOUD_S + 3.0, pool_delay_s=3.0)
+        swamped = link.plan_for(0, cloud_s=CLOUD_S + 9.5, pool_delay_s=9.5)
+        idle_again = link.plan_for(0)
+    finally:
+        link.close()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    assert not busy.edge_only
+    assert idle.byte_budget - busy.byte_budget == pytest.approx(30_000, abs=RATE * 0.5)
+    assert swamped.edge_only and swamped.reason.startswith("nothing fits")
+    assert not idle_again.edge_only
 
 
 def test_encode_reports_correct_the_predicted_bytes(tmp_path):

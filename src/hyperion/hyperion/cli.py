@@ -15,7 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("hyperion.doctor", "check the environment: ROS, RMW, interfaces, models"),
     "bench": ("hyperion_core.bench", "time every per-frame stage on a 4K frame (--json FILE)"),
     "models": ("hyperion_core.models.cli", "list the configured models and their latency"),
-    "run": ("hyperion.run", "start the edge or cloud graph: hyperion run edge|cloud [-p K:=V]"),
+    "run": ("hyperion.run", "start the edge or cloud graph: hyperion run edge|cloud [-p K:=V]; "
+                            "the pool's router: hyperion run router"),
     "bag": ("hyperion.bag", "record, play or import rosbag2 files (mcap/sqlite3)"),
     "view": ("hyperion.view", "live view: Foxglove WebSocket server on the graph's topics"),
     "profile": ("hyperion_core.eval.profile_cli", "fit the size/accuracy profilers on frames"),

@@ -1,4 +1,4 @@
-"""``hyperion run edge|cloud``: start a graph's nodes as processes, without ros2 launch.
+"""``hyperion run edge|cloud|router``: start a graph's nodes as processes, without ros2 launch.
 
 Each node of :data:`hyperion.graph.GRAPHS` runs as ``<executable> --ros-args -r
 __node:=<name> --params-file <share>/config/<file> [-p k:=v ...] [-r from:=to ...]`` in an
@@ -6,6 +6,13 @@ environment with the shared-memory Fast DDS profile, loopback discovery (unless 
 the graph's ``ROS_DOMAIN_ID``. SIGINT/SIGTERM are forwarded to every node; if a node exits
 with a non-zero status (e.g. a parameter out of range at start-up), the others are
 stopped and ``hyperion run`` exits with that status.
+
+Many cameras, one cloud: ``hyperion run router`` starts the cloud's zenoh router with the
+shared detector pool (:mod:`hyperion_core.link.pool_router`, settings ``config/router.yaml``,
+its own flags), and ``hyperion run cloud --workers N --router ENDPOINT`` starts N detector
+workers of that pool (``pool_worker`` of hyperion_cloud, the ``cloud_detector`` section of
+``config/cloud.yaml`` and ``-p [cloud_detector.]k:=v``) instead of the point-to-point cloud
+graph; they are supervised the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +42,7 @@ from hyperion.graph import (
 )
 
 STOP_TIMEOUT_S = 10.0
+MAX_WORKERS = 64
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -52,7 +61,43 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--compressed-input", action="store_true",
                         help="start the decompressor: JPEG/PNG CompressedImage frames on "
                              "/hyperion/image/compressed (remap it to your camera's topic)")
+    pool = parser.add_argument_group("shared detector pool (cloud only)")
+    pool.add_argument("--workers", type=int, default=0,
+                      help=f"start this many pool workers instead of the cloud graph "
+                           f"(0-{MAX_WORKERS}; 0 = the cloud graph)")
+    pool.add_argument("--router", default="tcp/127.0.0.1:7447",
+                      help="the pool router's endpoint, e.g. tls/cloud.example:7447")
+    pool.add_argument("--worker-id", default=socket.gethostname(),
+                      help="worker ids are <this>-<i> (default the host name)")
+    for name in ("ca", "cert", "key"):
+        pool.add_argument(f"--tls-{name}", default=None, help=f"workers' TLS {name}, PEM path")
     return parser.parse_args(argv)
+
+
+def worker_commands(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Command line of each pool worker, by worker id."""
+    common = ["--connect", args.router, "--params-file", str(config_path("cloud.yaml"))]
+    for extra in args.params_file:
+        common += ["--params-file", str(extra)]
+    for item in args.param:
+        target, dot, rest = item.partition(".")
+        if not dot or target == "cloud_detector":
+            common += ["-p", rest if dot else item]
+    for name in ("ca", "cert", "key"):
+        value = getattr(args, f"tls_{name}")
+        if value:
+            common += [f"--tls-{name}", value]
+    pool_worker = str(executable("hyperion_cloud", "pool_worker"))
+    return {f"{args.worker_id}-{i}": [pool_worker, "--id", f"{args.worker_id}-{i}", *common]
+            for i in range(args.workers)}
+
+
+def start_workers(args: argparse.Namespace) -> dict[str, subprocess.Popen]:
+    procs = {name: subprocess.Popen(cmd, env=graph_env(), preexec_fn=_die_with_parent)
+             for name, cmd in worker_commands(args).items()}
+    print(f"[hyperion run] pool workers {', '.join(procs)} -> {args.router}", file=sys.stderr,
+          flush=True)
+    return procs
 
 
 def executable_path(node: NodeSpec) -> str:
@@ -175,9 +220,27 @@ def supervise(procs: dict[str, subprocess.Popen]) -> int:
     return status
 
 
+def run_router(argv: list[str]) -> int:
+    """``hyperion run router [flags]``: the installed ``config/router.yaml`` unless given."""
+    from hyperion_core.link.pool_router import main as router_main
+
+    if "--config" not in argv:
+        argv = ["--config", str(config_path("router.yaml")), *argv]
+    return router_main(argv)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["router"]:
+        return run_router(argv[1:])
     args = parse_args(argv)
     graph = GRAPHS[args.graph]
+    if not 0 <= args.workers <= MAX_WORKERS:
+        print(f"hyperion run: --workers must be in [0, {MAX_WORKERS}], got {args.workers}",
+              file=sys.stderr)
+        return 2
+    if args.workers and graph.name != "cloud":
+        print("hyperion run: --workers applies to the cloud only", file=sys.stderr)
+        return 2
     for extra in args.params_file:
         if not extra.is_file():
             print(f"hyperion run: params file {extra} not found", file=sys.stderr)
@@ -189,4 +252,6 @@ def main(argv: list[str]) -> int:
         except ValueError as err:
             print(f"hyperion run: {err}", file=sys.stderr)
             return 2
+        if args.workers:
+            return supervise(start_workers(args))
         return supervise(start(graph, args, overrides))

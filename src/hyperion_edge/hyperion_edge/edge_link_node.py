@@ -2,7 +2,10 @@
 
 ``/hyperion/encoded`` → (worker, queue ``queue_depth``, oldest dropped and counted)
 → ``serialize_message`` → :class:`hyperion_core.link.zenoh_link.EdgeLink` uplink.
-Downlink replies (serialized CloudDetections) → ``/hyperion/cloud/detections``.
+Downlink replies (serialized CloudDetections) → ``/hyperion/cloud/detections``. Each frame
+carries the time left to its deadline; behind a shared detector pool (``mode`` client,
+``connect`` the pool's router, ``key_prefix`` ``hyperion/pool/edge/<name>``) the pool's
+queue delay for this edge is passed on in ``LinkStats.cloud_queue_delay_s``.
 Every ``stats_period_s`` and after each throughput sample: ``/hyperion/link/stats``
 (link up, recent samples, harmonic-mean estimate over ``bandwidth_window`` samples, and
 the bytes still queued or in transit, which the scheduler counts as waiting time).
@@ -118,8 +121,9 @@ class EdgeLinkNode(HyperionNode):
         self._stats_pub = self.create_publisher(LinkStats, qos.LINK_STATS, qos.latest_state_qos())
         self._lost_seen = 0
         self._shaper = trace_shaper(p)
+        self._queue_delay_s = 0.0  # a shared detector pool's, for this edge (0: none)
         self._link = EdgeLink(config=config, on_reply=self._on_reply, on_sample=self._on_sample,
-                              shaper=self._shaper)
+                              shaper=self._shaper, on_queue_delay=self._on_queue_delay)
         if self._shaper is not None:
             self.get_logger().info(
                 f"uplink shaped by trace {self._shaper.trace.name or p['trace']} (mean "
@@ -151,7 +155,9 @@ class EdgeLinkNode(HyperionNode):
         # A frame the (shaped) link cannot deliver before its deadline is not worth sending.
         remaining_s = (stamp_ns(msg.deadline) - self.now_ns()) / 1e9
         try:
-            self._link.send(payload, timeout_s=max(remaining_s, 0.0))
+            # The deadline travels with the frame: a detector pool gives it up after it.
+            self._link.send(payload, timeout_s=max(remaining_s, 0.0),
+                            deadline_in_s=max(remaining_s, 0.0))
         except (ShaperTimeout, ShaperClosed) as err:
             with self._lock:
                 self._bytes_sent -= len(payload)
@@ -212,6 +218,10 @@ class EdgeLinkNode(HyperionNode):
         self._answers.publish(answer)
         self.counters.add("answers_received")
 
+    def _on_queue_delay(self, delay_s: float) -> None:
+        with self._lock:
+            self._queue_delay_s = delay_s
+
     def _on_sample(self, sample: ThroughputSample) -> None:
         with self._lock:
             self._estimator.add_sample(sample.throughput_bps / 8.0)
@@ -228,7 +238,8 @@ class EdgeLinkNode(HyperionNode):
             self._missed += len(late)
             samples = list(self._samples)
             msg = LinkStats(link_up=self._link_up(), bytes_sent=self._bytes_sent,
-                            bytes_received=self._bytes_received, answers_missed=self._missed)
+                            bytes_received=self._bytes_received, answers_missed=self._missed,
+                            cloud_queue_delay_s=self._queue_delay_s)
         self.counters.add("answers_missed", len(late))
         msg.header.stamp = ns_to_stamp(now_ns)
         msg.bandwidth_estimate_bps = 8.0 * self._estimate_bytes_per_s()  # drops lost ones

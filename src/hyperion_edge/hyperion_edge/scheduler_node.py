@@ -9,14 +9,17 @@ ahead of this frame (``LinkStats.bytes_queued / B̂``: without it, frames planne
 the link was fast queue behind each other when it slows, and their cloud answers come
 too late); ``T_cloud`` is the profiled ``cloud_latency_s``, or the median of the last
 ``cloud_latency_window`` measured cloud times of the last ``cloud_latency_memory_s`` when
-longer. A measured cloud time is what the edge saw of an answer beyond its upload: sent
-(``encoded_stamp``) → arrived here, both on the edge clock, less ``received_bytes / B̂``;
-at least the cloud's own received → inferred time (from ``/hyperion/cloud/detections``).
-A cloud whose detector queues or shares its cores takes longer than its profile, and so do
-the hops around it; planning with the detector's time alone sent frames whose answers came
-0.5-1 s after the deadline (the 4K demo, 2 cores). ``B̂``
-the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up but has
-never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
+longer; behind a shared detector pool (``hyperion run router``) the profile is first
+lengthened by the queue delay the pool reports for this edge (``LinkStats.
+cloud_queue_delay_s``, :func:`cloud_time_s`), so a busy pool makes the edge send less
+before any answer comes late. A measured cloud time is what the edge saw of an answer
+beyond its upload: sent (``encoded_stamp``) → arrived here, both on the edge clock, less
+``received_bytes / B̂``; at least the cloud's own received → inferred time (from
+``/hyperion/cloud/detections``). A cloud whose detector queues or shares its cores takes
+longer than its profile, and so do the hops around it; planning with the detector's time
+alone sent frames whose answers came 0.5-1 s after the deadline (the 4K demo, 2 cores).
+``B̂`` is the link's harmonic-mean estimate (``bandwidth_prior_bps`` while the link is up
+but has never produced a sample). Link down, no link stats, or nothing fitting gives an edge-only
 plan.
 
 Zero or stale throughput means bandwidth 0, so every frame goes edge-only at once instead
@@ -192,7 +195,9 @@ class SchedulerNode(HyperionNode):
             self._cloud_times.popleft()
         times = [taken for _, taken in self._cloud_times]
         measured = float(np.median(times)) if times else 0.0
-        return max(self.p["cloud_latency_s"], measured)
+        pool_delay = self._stats.cloud_queue_delay_s if self._stats is not None else 0.0
+        return cloud_time_s(profile_s=self.p["cloud_latency_s"], measured_s=measured,
+                            pool_queue_delay_s=pool_delay)
 
     def _scheduler(self, classes: int) -> TransmissionScheduler:
         if classes not in self._schedulers:
@@ -342,6 +347,25 @@ def observed_cloud_s(msg: CloudDetections, *, arrived_ns: int,
         return cloud_s
     beyond_s = (arrived_ns - encoded_ns) / 1e9 - msg.received_bytes / bandwidth_bytes_per_s
     return max(beyond_s, cloud_s)
+
+
+def cloud_time_s(*, profile_s: float, measured_s: float, pool_queue_delay_s: float) -> float:
+    """T_cloud of the scheduler, seconds.
+
+    Args:
+        profile_s: the profiled cloud time (detector and hops, no queueing) [s].
+        measured_s: the median recent cloud time seen by this edge, 0 when none [s]; it
+            already contains whatever queueing those answers met.
+        pool_queue_delay_s: the wait a shared detector pool reports now for this edge's
+            frames [s]; 0 with a cloud of its own. NaN or negative counts as 0.
+
+    Returns:
+        ``max(profile + pool delay, measured)``: the pool's delay is current while the
+        measurement lags by its answers, and adding it to the measurement too would count
+        the same queueing twice.
+    """
+    delay = pool_queue_delay_s if pool_queue_delay_s > 0 else 0.0  # NaN > 0 is False
+    return max(profile_s + delay, measured_s)
 
 
 def fill_plan(msg: QualityPlan, plan: Plan) -> None:

@@ -136,9 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         help="hostname or IP the cloud listens at (repeatable; default localhost, 127.0.0.1)",
     )
     parser.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
+    parser.add_argument(
+        "--party", action="append", default=None,
+        help="certificate holder, its common name (repeatable; default cloud, edge); for a "
+             "shared detector pool: router, pool-worker and one per edge, e.g. cam-1")
     args = parser.parse_args(argv)
     hosts = tuple(args.host) if args.host else ("localhost", "127.0.0.1")
-    paths = make_pki(args.out, hostnames=hosts, days=args.days)
+    parties = tuple(args.party) if args.party else ("cloud", "edge")
+    bad = [p for p in parties if not p or any(c in p for c in "/*$?# ")]
+    if bad:
+        parser.error(f"--party must be one plain key segment (no / * $ ? # or space): {bad}")
+    paths = make_pki(args.out, parties=parties, hostnames=hosts, days=args.days)
     print(f"CA:    {paths.ca_cert} (key {paths.ca_key}: keep it offline)")
     for party in paths.certs:
         print(f"{party + ':':6} {paths.certs[party]}  key {paths.keys[party]}")

@@ -2,9 +2,12 @@
 
 Keys under ``<prefix>``: ``up`` (edge → cloud payloads), ``probe`` (edge → cloud filler
 that is acknowledged and otherwise ignored, to measure a link nothing else is using),
-``ack`` (cloud → edge receipt acknowledgements), ``down`` (cloud → edge replies). Uplink
-and reply samples carry a 16-byte attachment: sequence number (uint64) and payload size
-(uint64), big-endian.
+``ack`` (cloud → edge receipt acknowledgements), ``down`` (cloud → edge replies), ``delay``
+(a shared detector pool → edge: the pool's current queue delay for this edge, a big-endian
+float64 in seconds; see :mod:`hyperion_core.link.pool_service`). Uplink and reply samples
+carry a 16-byte attachment: sequence number (uint64) and payload size (uint64),
+big-endian; an uplink payload sent with a deadline carries a third uint64, the time left
+to its deadline in microseconds (relative, so the two ends need no common clock).
 
 Throughput measurement: for each payload the edge records ``t_submit`` (when
 :meth:`EdgeLink.send` was called, before any shaping wait) and ``t_ack`` (when the cloud's
@@ -30,6 +33,8 @@ import zenoh
 from hyperion_core.link.token_bucket import TokenBucket
 
 _ATT = struct.Struct(">QQ")
+_ATT_DEADLINE = struct.Struct(">QQQ")
+DELAY = struct.Struct(">d")
 PayloadCallback = Callable[[int, bytes], None]
 
 
@@ -123,16 +128,43 @@ class ThroughputSample:
         return 8.0 * self.nbytes / max(self.duration_s, 1e-9)
 
 
-def _put(pub: zenoh.Publisher, seq: int, payload: bytes) -> None:
-    pub.put(payload, attachment=_ATT.pack(seq, len(payload)))
+def link_attachment(seq: int, nbytes: int) -> bytes:
+    """The 16-byte attachment of an ack or a reply: sequence number and payload size."""
+    return _ATT.pack(seq, nbytes)
 
 
-def _unpack(sample: zenoh.Sample) -> tuple[int, bytes]:
+def _put(pub: zenoh.Publisher, seq: int, payload: bytes, deadline_in_s: float | None = None,
+         ) -> None:
+    if deadline_in_s is None:
+        attachment = _ATT.pack(seq, len(payload))
+    else:
+        attachment = _ATT_DEADLINE.pack(seq, len(payload), int(max(deadline_in_s, 0.0) * 1e6))
+    pub.put(payload, attachment=attachment)
+
+
+def unpack_uplink(sample: zenoh.Sample) -> tuple[int, bytes, float | None]:
+    """``(seq, payload, seconds to the deadline or None)`` of an uplink sample.
+
+    Raises:
+        ValueError: the sample has no link attachment or a malformed one.
+    """
     att = sample.attachment
     if att is None:
         raise ValueError("sample without link attachment")
-    seq, _ = _ATT.unpack(att.to_bytes())
-    return seq, sample.payload.to_bytes()
+    raw = att.to_bytes()
+    try:
+        if len(raw) == _ATT_DEADLINE.size:
+            seq, _, deadline_us = _ATT_DEADLINE.unpack(raw)
+            return seq, sample.payload.to_bytes(), deadline_us / 1e6
+        seq, _ = _ATT.unpack(raw)
+    except struct.error as err:
+        raise ValueError(f"malformed link attachment of {len(raw)} bytes") from err
+    return seq, sample.payload.to_bytes(), None
+
+
+def _unpack(sample: zenoh.Sample) -> tuple[int, bytes]:
+    seq, payload, _ = unpack_uplink(sample)
+    return seq, payload
 
 
 class EdgeLink:
@@ -142,6 +174,7 @@ class EdgeLink:
         self, *, config: LinkConfig, on_reply: PayloadCallback | None = None,
         shaper: TokenBucket | None = None,
         on_sample: Callable[[ThroughputSample], None] | None = None,
+        on_queue_delay: Callable[[float], None] | None = None,
     ) -> None:
         """Args:
             config: link settings.
@@ -150,6 +183,8 @@ class EdgeLink:
             shaper: if given, each payload waits in it before sending, so the link follows
                 the shaper's trace (the wait counts in the measured transfer time).
             on_sample: called with each new :class:`ThroughputSample` (e.g. an estimator).
+            on_queue_delay: called with each queue delay a shared detector pool publishes
+                for this edge, seconds (never called when the cloud is a single cloud_link).
         """
         self._cfg = config
         self._on_reply = on_reply
@@ -166,6 +201,9 @@ class EdgeLink:
         p = config.key_prefix
         self._ack_sub = self._session.declare_subscriber(f"{p}/ack", self._handle_ack)
         self._down_sub = self._session.declare_subscriber(f"{p}/down", self._handle_reply)
+        self._on_queue_delay = on_queue_delay
+        self._delay_sub = (self._session.declare_subscriber(f"{p}/delay", self._handle_delay)
+                           if on_queue_delay is not None else None)
         # BLOCK: a large frame must never be dropped silently under back-pressure.
         self._pub = self._session.declare_publisher(
             f"{p}/up", congestion_control=zenoh.CongestionControl.BLOCK,
@@ -188,7 +226,8 @@ class EdgeLink:
         limit = self._cfg.connect_timeout_s if timeout_s is None else timeout_s
         return self._matched.wait(limit)
 
-    def send(self, payload: bytes, *, timeout_s: float | None = None, probe: bool = False) -> int:
+    def send(self, payload: bytes, *, timeout_s: float | None = None, probe: bool = False,
+             deadline_in_s: float | None = None) -> int:
         """Publish one uplink payload; returns its sequence number.
 
         Args:
@@ -197,6 +236,9 @@ class EdgeLink:
                 longer than this, seconds (raises ``ShaperTimeout``); None waits.
             probe: send on the probe key: acknowledged (so it yields a throughput sample)
                 but never handed to the cloud's callback.
+            deadline_in_s: time left to the frame's deadline when the payload leaves,
+                seconds; a detector pool gives up the frame after it (None: the pool's
+                default). Measured after the shaper's wait.
 
         Blocks while the shaper (if any) holds the payload. Raises the shaper's
         ``ShaperTimeout`` / ``ShaperClosed`` unchanged.
@@ -204,7 +246,8 @@ class EdgeLink:
         with self._cond:
             self._seq += 1
             seq = self._seq
-            self._pending[seq] = (len(payload), time.monotonic())
+            submitted_s = time.monotonic()
+            self._pending[seq] = (len(payload), submitted_s)
         if self._shaper is not None:
             try:
                 self._shaper.send(len(payload), timeout_s=timeout_s)
@@ -212,7 +255,9 @@ class EdgeLink:
                 with self._cond:
                     self._pending.pop(seq, None)
                 raise
-        _put(self._probe_pub if probe else self._pub, seq, payload)
+        if deadline_in_s is not None:
+            deadline_in_s -= time.monotonic() - submitted_s
+        _put(self._probe_pub if probe else self._pub, seq, payload, deadline_in_s)
         return seq
 
     def oldest_in_flight(self) -> tuple[int, float] | None:
@@ -255,6 +300,14 @@ class EdgeLink:
             self._cond.notify_all()
         if self._on_sample is not None:
             self._on_sample(s)
+
+    def _handle_delay(self, sample: zenoh.Sample) -> None:
+        raw = sample.payload.to_bytes()
+        if len(raw) != DELAY.size or self._on_queue_delay is None:
+            return  # not a pool's delay sample; nothing to tell
+        (delay_s,) = DELAY.unpack(raw)
+        if delay_s >= 0.0:  # also refuses NaN
+            self._on_queue_delay(delay_s)
 
     def _handle_reply(self, sample: zenoh.Sample) -> None:
         if self._on_reply is not None:
