@@ -163,9 +163,18 @@ def test_refined_accuracy_is_the_edge_alone_without_time_and_rises_with_the_pass
     frame = FrameInputs(index=0, path=Path("f.npy"), digest="d", shape=(size[1], size[0]),
                         raw_classes=np.zeros((1, 1), np.uint8),
                         classes=np.zeros((1, 1), np.uint8))
-    found = {o: [boxes(*people)] for o in RECALL}  # a finer pass finds them all
-    alone = refined_accuracy(r, [frame], [reference], [edge], found, time_s=0.0)
+    seen = []
+
+    def outputs(jobs):  # a finer pass finds everyone centred in its block
+        seen.extend(jobs)
+        return [concat(Detections.empty(), *(boxes(p) for p in people
+                                             if x0 <= p[0] < x1 and y0 <= p[1] < y1))
+                for x0, y0, x1, y1 in (j.payload.region for j in jobs)]
+
+    alone = refined_accuracy(r, [frame], [reference], [edge], outputs, time_s=0.0)
+    assert seen == []
     # 6 of 12 found at precision 1: COCO interpolates at 101 recalls, 51 of them <= 0.5.
     assert alone == pytest.approx(51 / 101)
-    refined = refined_accuracy(r, [frame], [reference], [edge], found, time_s=0.24)
+    refined = refined_accuracy(r, [frame], [reference], [edge], outputs, time_s=0.24)
     assert refined == pytest.approx(1.0)
+    assert seen and all(j.payload.kind == "block" and j.digest == "d" for j in seen)

@@ -24,7 +24,7 @@ frame's edge answer, at the cost of the edge stage's time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -137,28 +137,23 @@ class EdgeRefiner:
         return jobs, plan_passes(blocks) * self.pass_s
 
 
-def _within(det: Detections, region: Region) -> Detections:
-    """The boxes of ``det`` centred inside ``region`` (xyxy px)."""
-    x0, y0, x1, y1 = region
-    cx = (det.boxes[:, 0] + det.boxes[:, 2]) / 2
-    cy = (det.boxes[:, 1] + det.boxes[:, 3]) / 2
-    return det.select((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1))
-
-
 def refined_accuracy(refiner: EdgeRefiner, frames: Sequence[FrameInputs],
                      references: Sequence[Detections], edges: Sequence[Detections],
-                     found: Mapping[str, Sequence[Detections]], *, time_s: float) -> float:
+                     outputs: Callable[[list[Job]], list[Detections]], *, time_s: float
+                     ) -> float:
     """AP50 of the refined edge answer pooled over calibration frames: what the scheduler
     weighs an offload against when edge-only frames are refined.
 
-    Each planned pass's boxes are the option's whole-frame boxes centred in its block
-    (Remix's own assumption: a block finds its objects as the whole frame does), so no
-    extra model pass is needed. With ``time_s`` below one pass it is the edge stage's AP50.
+    Args:
+        refiner: the calibrated refiner.
+        frames, references, edges: per calibration frame, its inputs, reference boxes and
+            edge-stage detections.
+        outputs: runs (or reads) block jobs, returning their detections in order — the
+            real passes, not an approximation: blocks cut objects at their borders.
+        time_s: time left for refining, seconds (below one pass: the edge stage's AP50).
     """
     matches = []
-    for i, (frame, reference, edge) in enumerate(zip(frames, references, edges, strict=True)):
-        size = (int(frame.shape[1]), int(frame.shape[0]))
-        blocks = refiner.plan(edge, source=frame.source, frame_size=size, time_s=time_s)
-        parts = [edge, *(_within(found[option][i], region) for region, option in blocks)]
-        matches.append(match_image(reference, merge(parts)))
+    for frame, reference, edge in zip(frames, references, edges, strict=True):
+        jobs, _ = refiner.jobs(frame, edge, time_s)
+        matches.append(match_image(reference, merge([edge, *outputs(jobs)])))
     return float(ap50(matches))

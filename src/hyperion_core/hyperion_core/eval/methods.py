@@ -71,8 +71,12 @@ def edge_refiner(cfg: EvalConfig, prep: Prepared, device: DeviceProfile, setting
     if any(e is None for e in edges):
         raise KeyError("edge detections of the calibration frames are missing")
     refiner = calibrate(profile, references, edges, found, pass_s=device.remix_pass_s)  # type: ignore[arg-type]
+    def outputs(jobs: list[Job]) -> list:
+        run_jobs(jobs, cache_root=cfg.cache_dir, workers=cfg.jobs, label="refiner calibration")
+        return [prep.cache.get(j.key) for j in jobs]
+
     left = settings.budget_s - device.edge_s - device.overhead_s
-    accuracy = refined_accuracy(refiner, frames, references, edges, found, time_s=left)  # type: ignore[arg-type]
+    accuracy = refined_accuracy(refiner, frames, references, edges, outputs, time_s=left)  # type: ignore[arg-type]
     return refiner, accuracy
 
 
