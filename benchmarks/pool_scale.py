@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,13 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hyperion.session import free_port
+
 ROUTER_CONFIG = Path(__file__).resolve().parents[1] / "config" / "router.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(module: str, *args: str) -> subprocess.Popen:
@@ -68,7 +63,7 @@ def run_once(*, edges: int, workers: int, fps_per_edge: float, seconds: float,
              service_s: float, frame_bytes: int, budget_s: float, burn_cpu: bool,
              rng: np.random.Generator) -> dict:
     """One run: per-edge answered counts, throughput and latencies."""
-    endpoint = f"tcp/127.0.0.1:{_free_port()}"
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
     procs = [_start("hyperion_core.link.pool_router", "--config", str(ROUTER_CONFIG),
                     "--listen", endpoint)]
     try:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from hyperion.session import free_port
+
 ROUTER_CONFIG = Path(__file__).resolve().parents[2] / "config" / "router.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -92,3 +87,6 @@ def report(proc: subprocess.Popen, timeout_s: float = 300.0) -> dict:
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert lines, f"edge printed no report: {out!r} {err!r}"
     return json.loads(lines[-1])
+
+
+__all__ = ["ROUTER_CONFIG", "Processes", "free_port", "go", "report", "stop"]

@@ -40,7 +40,7 @@ from hyperion_core.eval.remix import (
     cell_counts,
     plan,
     plan_passes,
-    recall_by_size,
+    pooled_recall_counts,
 )
 from hyperion_core.eval.scoring import merge
 from hyperion_core.eval.timeline import FrameInputs
@@ -52,11 +52,7 @@ def _pooled_recall(references: Sequence[Detections], found: Sequence[Detections]
                    size_edges: Sequence[float]) -> np.ndarray:
     """``(S,)`` share of reference boxes per size bin that ``found`` matches, pooled over
     frames (0 for a bin without references)."""
-    hits = np.zeros(len(size_edges) + 1)
-    totals = np.zeros_like(hits)
-    for reference, det in zip(references, found, strict=True):
-        h, t = recall_by_size(reference, det, size_edges)
-        hits, totals = hits + h, totals + t
+    hits, totals = pooled_recall_counts(references, found, size_edges)
     return np.divide(hits, totals, out=np.zeros_like(hits), where=totals > 0)
 
 

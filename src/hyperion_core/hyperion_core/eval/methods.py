@@ -59,11 +59,15 @@ def remix_calibration(cfg: EvalConfig, prep: Prepared) -> tuple[object, dict[str
     return profile, found
 
 
-def edge_refiner(cfg: EvalConfig, prep: Prepared, device: DeviceProfile, settings: Settings
-                 ) -> tuple[EdgeRefiner, float]:
+def edge_refiner(cfg: EvalConfig, prep: Prepared, device: DeviceProfile, settings: Settings,
+                 calibration: tuple[object, dict[str, list]]) -> tuple[EdgeRefiner, float]:
     """Hyperion's edge refiner, calibrated on the calibration frames (never scored), and the
-    AP50 of its refined edge answer there in the time an edge-only frame has left."""
-    profile, found = remix_calibration(cfg, prep)
+    AP50 of its refined edge answer there in the time an edge-only frame has left.
+
+    Args:
+        calibration: :func:`remix_calibration` of the same frames.
+    """
+    profile, found = calibration
     frames = [f for f, _ in prep.calibration]
     references = [r for _, r in prep.calibration]
     edges = [prep.cache.get(Job(model="edge", frame_path=f.path, digest=f.digest,  # type: ignore[arg-type]
@@ -71,6 +75,7 @@ def edge_refiner(cfg: EvalConfig, prep: Prepared, device: DeviceProfile, setting
     if any(e is None for e in edges):
         raise KeyError("edge detections of the calibration frames are missing")
     refiner = calibrate(profile, references, edges, found, pass_s=device.remix_pass_s)  # type: ignore[arg-type]
+
     def outputs(jobs: list[Job]) -> list:
         run_jobs(jobs, cache_root=cfg.cache_dir, workers=cfg.jobs, label="refiner calibration")
         return [prep.cache.get(j.key) for j in jobs]
@@ -84,16 +89,19 @@ def build_methods(cfg: EvalConfig, prep: Prepared, profiles: Profiles, *, settin
                   device: DeviceProfile, names: Sequence[str]) -> dict[str, object]:
     """The named methods (``v2`` expands to the configured V2 sweep as well)."""
     out: dict[str, object] = {}
+    refined_variants = {"hyperion", "v1", "v3"}
+    calibration = (remix_calibration(cfg, prep)
+                   if refined_variants.union({"remix"}).intersection(names) else None)
     refiner, refined = None, profiles
-    if any(n in ("hyperion", "v1", "v3") for n in names):
+    if refined_variants.intersection(names):
         # Refined edge-only frames are the alternative an offload must beat.
-        refiner, accuracy = edge_refiner(cfg, prep, device, settings)
+        refiner, accuracy = edge_refiner(cfg, prep, device, settings, calibration)  # type: ignore[arg-type]
         refined = replace(profiles, edge_accuracy=accuracy)
     for name in names:
         if name == "no-refine":
             out[name] = HyperionMethod(variant="hyperion", settings=settings, device=device,
                                        profiles=profiles, cache=prep.cache)
-        elif name in ("hyperion", "v1", "v3"):
+        elif name in refined_variants:
             out[name] = HyperionMethod(variant=name, settings=settings, device=device,
                                        profiles=refined, cache=prep.cache, refiner=refiner)
         elif name == "v2":
@@ -113,8 +121,8 @@ def build_methods(cfg: EvalConfig, prep: Prepared, profiles: Profiles, *, settin
         elif name == "remix":
             from hyperion_core.eval.remix import RemixMethod
 
-            out[name] = RemixMethod(profile=remix_calibration(cfg, prep)[0],
-                                    settings=settings, device=device)
+            out[name] = RemixMethod(profile=calibration[0], settings=settings,  # type: ignore[index]
+                                    device=device)
         else:
             raise KeyError(f"unknown method {name!r}")
     return out

@@ -212,6 +212,16 @@ def profile_jobs(frames: Sequence[FrameInputs], options: Sequence[str] = DEFAULT
     return out
 
 
+def pooled_recall_counts(references: Sequence[Detections], found: Sequence[Detections],
+                         edges: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """``(hits, totals)`` per size bin of :func:`recall_by_size`, summed over frames."""
+    hits, totals = np.zeros(len(edges) + 1), np.zeros(len(edges) + 1)
+    for reference, det in zip(references, found, strict=True):
+        h, t = recall_by_size(reference, det, edges)
+        hits, totals = hits + h, totals + t
+    return hits, totals
+
+
 def _fill_empty_bins(hits: np.ndarray, totals: np.ndarray) -> np.ndarray:
     """Recall per bin; a bin without reference boxes takes its nearest measured bin's."""
     measured = np.flatnonzero(totals > 0)
@@ -250,8 +260,7 @@ def build_profile(references: Sequence[Detections],
         _parse(option)
         if len(dets) != n or any(d is None for d in dets):
             raise ValueError(f"{option}: need detections for each of the {n} frames")
-        parts = [recall_by_size(r, d, edges) for r, d in zip(references, dets, strict=True)]  # type: ignore[arg-type]
-        recall[option] = _fill_empty_bins(sum(p[0] for p in parts), sum(p[1] for p in parts))
+        recall[option] = _fill_empty_bins(*pooled_recall_counts(references, dets, edges))  # type: ignore[arg-type]
     counts = [cell_counts(r, frame_size, grid, edges) for r in references]
     objects = {}
     for source in sorted({"", *sources}):

@@ -36,7 +36,12 @@ import zenoh
 
 from hyperion_core.link.pool_dispatch import Dispatcher, Job
 from hyperion_core.link.pool_fair import FairQueue, QueuedFrame
-from hyperion_core.link.zenoh_link import DELAY, link_attachment, unpack_uplink
+from hyperion_core.link.zenoh_link import (
+    DELAY,
+    link_attachment,
+    reliable_publisher,
+    unpack_uplink,
+)
 
 JOB = struct.Struct(">Q")
 DEFAULT_ROOT = "hyperion/pool"
@@ -124,10 +129,7 @@ class PoolService:
         with self._lock:
             pub = self._publishers.get(key)
             if pub is None:
-                # BLOCK + RELIABLE: an answer or a frame must never vanish under load.
-                pub = self._session.declare_publisher(
-                    key, congestion_control=zenoh.CongestionControl.BLOCK,
-                    reliability=zenoh.Reliability.RELIABLE)
+                pub = reliable_publisher(self._session, key)
                 self._publishers[key] = pub
             return pub
 

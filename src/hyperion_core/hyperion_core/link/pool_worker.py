@@ -32,7 +32,7 @@ import zenoh
 
 from hyperion_core.link.pool_router import stop_on_signal
 from hyperion_core.link.pool_service import DEFAULT_ROOT, JOB
-from hyperion_core.link.zenoh_link import LinkConfig
+from hyperion_core.link.zenoh_link import LinkConfig, reliable_publisher
 
 Handler = Callable[[bytes], bytes]
 
@@ -87,12 +87,8 @@ class PoolWorker:
         self.done = 0
         self._session = zenoh.open(config.to_zenoh())
         key = f"{root}/worker/{worker_id}"
-        self._done = self._session.declare_publisher(
-            f"{key}/done", congestion_control=zenoh.CongestionControl.BLOCK,
-            reliability=zenoh.Reliability.RELIABLE)
-        self._failed = self._session.declare_publisher(
-            f"{key}/failed", congestion_control=zenoh.CongestionControl.BLOCK,
-            reliability=zenoh.Reliability.RELIABLE)
+        self._done = reliable_publisher(self._session, f"{key}/done")
+        self._failed = reliable_publisher(self._session, f"{key}/failed")
         self._sub = self._session.declare_subscriber(f"{key}/job", self._on_job)
         self._thread = threading.Thread(target=self._serve, name=f"worker-{worker_id}",
                                         daemon=True)

@@ -128,6 +128,20 @@ class ThroughputSample:
         return 8.0 * self.nbytes / max(self.duration_s, 1e-9)
 
 
+def reliable_publisher(session: zenoh.Session, key: str, *, express: bool = False
+                       ) -> zenoh.Publisher:
+    """A publisher that blocks under back-pressure instead of dropping: a frame or an
+    answer must never vanish silently under load.
+
+    Args:
+        session: the zenoh session.
+        key: the key expression to publish on.
+        express: send at once rather than batched (small, latency-critical messages).
+    """
+    return session.declare_publisher(key, congestion_control=zenoh.CongestionControl.BLOCK,
+                                     reliability=zenoh.Reliability.RELIABLE, express=express)
+
+
 def link_attachment(seq: int, nbytes: int) -> bytes:
     """The 16-byte attachment of an ack or a reply: sequence number and payload size."""
     return _ATT.pack(seq, nbytes)
@@ -204,13 +218,8 @@ class EdgeLink:
         self._on_queue_delay = on_queue_delay
         self._delay_sub = (self._session.declare_subscriber(f"{p}/delay", self._handle_delay)
                            if on_queue_delay is not None else None)
-        # BLOCK: a large frame must never be dropped silently under back-pressure.
-        self._pub = self._session.declare_publisher(
-            f"{p}/up", congestion_control=zenoh.CongestionControl.BLOCK,
-            reliability=zenoh.Reliability.RELIABLE)
-        self._probe_pub = self._session.declare_publisher(
-            f"{p}/probe", congestion_control=zenoh.CongestionControl.BLOCK,
-            reliability=zenoh.Reliability.RELIABLE)
+        self._pub = reliable_publisher(self._session, f"{p}/up")
+        self._probe_pub = reliable_publisher(self._session, f"{p}/probe")
         self._listener = self._pub.declare_matching_listener(self._handle_matching)
         if self._pub.matching_status.matching:
             self._matched.set()
@@ -355,12 +364,8 @@ class CloudLink:
         self._on_payload = on_payload
         self._session = zenoh.open(config.to_zenoh())
         p = config.key_prefix
-        self._ack_pub = self._session.declare_publisher(
-            f"{p}/ack", congestion_control=zenoh.CongestionControl.BLOCK,
-            reliability=zenoh.Reliability.RELIABLE, express=True)
-        self._down_pub = self._session.declare_publisher(
-            f"{p}/down", congestion_control=zenoh.CongestionControl.BLOCK,
-            reliability=zenoh.Reliability.RELIABLE)
+        self._ack_pub = reliable_publisher(self._session, f"{p}/ack", express=True)
+        self._down_pub = reliable_publisher(self._session, f"{p}/down")
         self._sub = self._session.declare_subscriber(f"{p}/up", self._handle_up)
         self._probe_sub = self._session.declare_subscriber(f"{p}/probe", self._handle_probe)
 
