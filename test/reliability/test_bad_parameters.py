@@ -58,3 +58,17 @@ def test_an_execution_provider_this_onnxruntime_lacks_stops_the_node():
     result = start_alone("edge_detector", "-p", "execution_provider:=cuda", timeout_s=180)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "execution_provider=cuda not available" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("content", "named"), [
+    ("match_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 1.5\ngroups: {}\n", "cloud_weight"),
+    ("match_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 0.6\n", "groups"),
+])
+def test_a_bad_fusion_file_stops_the_ensembler_naming_the_file_and_key(tmp_path, content,
+                                                                        named):
+    bad = tmp_path / "fusion.yaml"
+    bad.write_text(content)
+    result = start_alone("ensembler", "-p", f"fusion_file:={bad}", timeout_s=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "fusion_file" in result.stderr and str(bad) in result.stderr \
+        and named in result.stderr, result.stderr[-2000:]

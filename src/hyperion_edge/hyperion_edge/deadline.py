@@ -165,14 +165,25 @@ class DeadlineTracker:
         frame.edge, frame.edge_ns = detections, now_ns
         return self.on_tick(now_ns)
 
-    def on_scores(self, sequence: int, now_ns: int) -> list[Answer]:
-        """The scorer's patch scores of a frame arrived (only the time is kept).
+    def on_scores(self, sequence: int, now_ns: int, classes: object = None) -> list[Answer]:
+        """The scorer's patch scores of a frame arrived (the time, and ``classes`` — the
+        class map the fusion needs — in ``extra["classes"]`` when given).
 
         Scores of a frame already answered are ignored: they cannot change the answer.
         """
         frame = self._frame(sequence, now_ns)
         if frame is not None:
             frame.scores_ns = now_ns
+            if classes is not None:
+                frame.extra["classes"] = classes
+        return self.on_tick(now_ns)
+
+    def on_sent(self, sequence: int, report: object, now_ns: int) -> list[Answer]:
+        """The encoder sent a frame; ``report`` (what it encoded) goes to
+        ``extra["encoded"]``."""
+        frame = self._frame(sequence, now_ns)
+        if frame is not None:
+            frame.extra["encoded"] = report
         return self.on_tick(now_ns)
 
     def on_plan(

@@ -6,9 +6,14 @@ frame was sent), ``/hyperion/cloud/detections``. When to answer is decided by
 :class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors answered;
 edge at once for edge-only plans and for frames the encoder did not send; edge at the
 deadline = capture stamp + ``latency_budget_s`` otherwise; late cloud answers discarded
-and counted; over ``capacity``, the oldest waiting frame answered at once). Fusion is
-paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`). Each answer is a
-``Detection2DArray`` with the capture header, plus one FrameTiming on ``/hyperion/timing``.
+and counted; over ``capacity``, the oldest waiting frame answered at once). Fusion is the
+calibrated fusion fitted with the profiles (:mod:`hyperion_core.fuse.calibrated`: every box
+scored by its probability of being right, given its group, confidences, the quality the
+cloud saw there and its size; edge-only answers rescored on the same scale), read from
+``fusion_file``; or paper Eq. 6 (:func:`hyperion_core.fuse.ensemble.ensemble`) with the
+parameters below when ``fusion_file`` is ``eq6`` or the profiles hold no fusion. Each answer
+is a ``Detection2DArray`` with the capture header, plus one FrameTiming on
+``/hyperion/timing``.
 
 How the FrameTiming fields are filled, and why (the ensembler must stay cheap: it sees
 every frame, so it subscribes to no image and no encoded payload):
@@ -30,12 +35,22 @@ every frame, so it subscribes to no image and no encoded payload):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from vision_msgs.msg import Detection2DArray
 
 from hyperion_core.fuse.boxes import Detections
+from hyperion_core.fuse.calibrated import (
+    CalibratedFusion,
+    CloudView,
+    calibrate_edge,
+    fuse_calibrated,
+    read_fusion,
+)
 from hyperion_core.fuse.ensemble import EnsembleConfig, Unmatched, ensemble
-from hyperion_edge.deadline import CLOUD, EDGE, FUSED, Answer, DeadlineTracker
+from hyperion_core.schedule.profile_file import SHIPPED_PROFILES, read_profiles
+from hyperion_edge.deadline import CLOUD, EDGE, FUSED, Answer, DeadlineTracker, FrameState
 from hyperion_msgs.msg import (
     CloudDetections,
     EncodeReport,
@@ -65,6 +80,10 @@ MIN_WAKE_NS = 1_000_000
 PARAMS = (
     ParamSpec(name="latency_budget_s", default=3.0, low=0.05, high=120.0,
               description="end-to-end budget per frame, capture to answer [s]"),
+    ParamSpec(name="fusion_file", default="",
+              description="fitted fusion: a profiles YAML with a fusion section (hyperion "
+                          "profile writes one); '' = the profiles shipped with hyperion_core; "
+                          "'eq6' = paper Eq. 6 with the parameters below [path]"),
     ParamSpec(name="cloud_weight", default=0.6, low=0.0, high=1.0,
               description="w_c of Eq. 6 (w_e = 1 - w_c) for matched boxes [0-1]"),
     ParamSpec(name="match_iou", default=0.5, low=0.0, high=1.0,
@@ -83,8 +102,10 @@ PARAMS = (
 )
 
 
-def fuse(edge: BoxList, cloud: BoxList, config: EnsembleConfig) -> BoxList:
-    """Eq. 6 on two BoxLists of one frame (class names mapped to ids and back)."""
+def fuse(edge: BoxList, cloud: BoxList, config: EnsembleConfig | CalibratedFusion,
+         view: CloudView | None = None) -> BoxList:
+    """Fuse two BoxLists of one frame (class names mapped to ids and back): Eq. 6, or the
+    calibrated fusion given what the cloud saw where (``view``)."""
     names = sorted(set(edge.class_names) | set(cloud.class_names))
     index = {name: k for k, name in enumerate(names)}
 
@@ -92,9 +113,42 @@ def fuse(edge: BoxList, cloud: BoxList, config: EnsembleConfig) -> BoxList:
         labels = np.array([index[n] for n in boxes.class_names], np.int64)
         return Detections(boxes=boxes.boxes, scores=boxes.scores, labels=labels)
 
-    fused = ensemble(to_core(edge), to_core(cloud), config)
+    if isinstance(config, CalibratedFusion):
+        if view is None:
+            raise ValueError("the calibrated fusion needs the payload's class map and plan")
+        fused = fuse_calibrated(to_core(edge), to_core(cloud), config, view)
+    else:
+        fused = ensemble(to_core(edge), to_core(cloud), config)
     return BoxList(boxes=fused.boxes, scores=fused.scores,
                    class_names=tuple(names[k] for k in fused.labels.tolist()))
+
+
+def rescore_edge(edge: BoxList, fusion: CalibratedFusion) -> BoxList:
+    """An edge-only answer on the fused answers' probability scale."""
+    names = sorted(set(edge.class_names))
+    index = {name: k for k, name in enumerate(names)}
+    core = Detections(boxes=edge.boxes, scores=edge.scores,
+                      labels=np.array([index[n] for n in edge.class_names], np.int64))
+    found = calibrate_edge(core, fusion)
+    return BoxList(boxes=found.boxes, scores=found.scores,
+                   class_names=tuple(names[k] for k in found.labels.tolist()))
+
+
+def load_fusion(value: str) -> CalibratedFusion | None:
+    """The ``fusion_file`` parameter's fusion (``None``: Eq. 6).
+
+    Raises:
+        ParameterError: naming the parameter, the file and the key at fault.
+    """
+    if value == "eq6":
+        return None
+    path = Path(value) if value else SHIPPED_PROFILES
+    try:
+        if not value:
+            return read_profiles(path).fusion
+        return read_fusion(path)
+    except (OSError, ValueError) as err:
+        raise ParameterError(f"parameter fusion_file={value!r}: {err}") from err
 
 
 class EnsemblerNode(HyperionNode):
@@ -112,10 +166,11 @@ class EnsemblerNode(HyperionNode):
         self._tracker = DeadlineTracker(budget_ns=int(p["latency_budget_s"] * 1e9),
                                         margin_ns=int(p["deadline_margin_s"] * 1e9),
                                         capacity=p["capacity"], started_ns=self.now_ns())
-        self._fusion = EnsembleConfig(
+        self._eq6 = EnsembleConfig(
             cloud_weight=p["cloud_weight"], match_iou=p["match_iou"],
             unmatched=Unmatched(p["unmatched"]), edge_min_score=p["edge_min_score"],
             nms_iou=p["nms_iou"])
+        self._calibrated = load_fusion(p["fusion_file"])
         self._detections = self.create_publisher(Detection2DArray, qos.DETECTIONS,
                                                  qos.resent_result_qos())
         self._timing = self.create_publisher(FrameTiming, qos.TIMING, qos.resent_result_qos())
@@ -143,7 +198,11 @@ class EnsemblerNode(HyperionNode):
                                          written_ns=info["source_timestamp"]))
 
     def _on_scores(self, msg: PatchScores) -> None:
-        self._emit(self._tracker.on_scores(msg.sequence, self.now_ns()))
+        classes = None
+        if self._calibrated is not None and len(msg.classes) == msg.grid_rows * msg.grid_cols:
+            classes = (np.asarray(msg.classes, np.uint8).reshape(msg.grid_rows, msg.grid_cols),
+                       int(msg.patch_size))
+        self._emit(self._tracker.on_scores(msg.sequence, self.now_ns(), classes=classes))
 
     def _on_plan(self, msg: QualityPlan) -> None:
         self._emit(self._tracker.on_plan(msg.sequence, edge_only=msg.edge_only,
@@ -153,6 +212,9 @@ class EnsemblerNode(HyperionNode):
         if not msg.sent:
             self._emit(self._tracker.on_not_sent(msg.sequence, reason=msg.reason,
                                                  now_ns=self.now_ns()))
+        elif self._calibrated is not None:
+            encoded = (tuple(int(q) for q in msg.class_quality), int(msg.class0_downsample))
+            self._emit(self._tracker.on_sent(msg.sequence, encoded, self.now_ns()))
 
     def _on_cloud(self, msg: CloudDetections) -> None:
         before = self._tracker.counts["cloud_late_discarded"]
@@ -178,19 +240,39 @@ class EnsemblerNode(HyperionNode):
         self._wake.timer_period_ns = max(due_ns - self.now_ns(), MIN_WAKE_NS)
         self._wake.reset()
 
+    def _cloud_view(self, frame: FrameState) -> CloudView | None:
+        """What the cloud saw where, for the calibrated fusion; ``None`` (Eq. 6) without a
+        fitted fusion, or when the class map or the encoder's report did not come (counted:
+        the answer is still given)."""
+        if self._calibrated is None:
+            return None
+        classes, encoded = frame.extra.get("classes"), frame.extra.get("encoded")
+        if classes is None or encoded is None:
+            self.counters.add("fused_without_class_map")
+            return None
+        (class_map, patch), (qualities, downsample) = classes, encoded
+        return CloudView(class_map=class_map, qualities=qualities,
+                         downsample=max(downsample, 1), patch=patch)
+
     def _publish(self, answer: Answer) -> None:
         frame = answer.frame
         edge: Detection2DArray | None = frame.edge
         cloud: CloudDetections | None = frame.cloud
         header = edge.header if edge is not None else cloud.header
         if answer.source == FUSED:
+            view = self._cloud_view(frame)
+            fusion = self._eq6 if view is None else self._calibrated
             boxes = fuse(from_detection_array(edge), from_detection_array(cloud.detections),
-                         self._fusion)
+                         fusion, view)  # type: ignore[arg-type]
             out = to_detection_array(header=header, boxes=boxes.boxes, scores=boxes.scores,
                                      class_names=list(boxes.class_names))
         elif answer.source == CLOUD:
             out = cloud.detections
             out.header = header
+        elif self._calibrated is not None:
+            boxes = rescore_edge(from_detection_array(edge), self._calibrated)
+            out = to_detection_array(header=header, boxes=boxes.boxes, scores=boxes.scores,
+                                     class_names=list(boxes.class_names))
         else:
             out = edge
         self._detections.publish(out)

@@ -49,9 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-import hyperion_core
 from hyperion_core.schedule.knapsack import Plan, SchedulerConfig, TransmissionScheduler
-from hyperion_core.schedule.profile_file import Profiles, read_profiles
+from hyperion_core.schedule.profile_file import SHIPPED_PROFILES, Profiles, read_profiles
 from hyperion_core.schedule.profiles import AccuracyProfile, FitStats, SizeProfile
 from hyperion_core.schedule.size_table import SizeCorrection
 from hyperion_msgs.msg import (
@@ -69,8 +68,6 @@ from hyperion_runtime.validation import InvalidMessage, check_patch_scores
 #: Wobble of a republished sample's stamp (edge_link converts monotonic to node time).
 SAMPLE_JITTER_NS = 1_000_000
 
-#: The profiles shipped with hyperion_core (3 classes), used when profiles_file is empty.
-SHIPPED_PROFILES = Path(hyperion_core.__file__).parent / "eval" / "data" / "default_profiles.yaml"
 SHIPPED_PROFILE_CLASSES = 3
 
 #: Read each time a frame is planned, so ``ros2 param set /scheduler NAME VALUE`` takes effect

@@ -58,10 +58,17 @@ def test_profiles_from_real_frames(small_frame_dir, tmp_path):
     assert profiles.accuracy.supports(0, 5, 8) and not profiles.accuracy.supports(1, 5, 8)
     assert set(evidence["held_out"]) == {"share_table", "share_linear", "paper_eq4"}
     assert len(evidence["effects"]) == 3
-    assert profiles.edge_accuracy == pytest.approx(m.edge_accuracy())
+    # The fusion is fitted on the same frames, and the accuracies are those of its answers.
+    assert profiles.fusion is not None
+    assert profiles.edge_accuracy == pytest.approx(m.with_fusion(profiles.fusion).edge_accuracy())
     assert profiles.size.relative_error is not None
     write_profiles(tmp_path / "p.yaml", profiles)
     assert read_profiles(tmp_path / "p.yaml").size == profiles.size
+    assert read_profiles(tmp_path / "p.yaml").fusion.groups == profiles.fusion.groups
+    # The same measurements give the same file, bit for bit.
+    write_profiles(tmp_path / "q.yaml", fit_profiles(m, cfg, qualities=(5, 10, 50, 90),
+                                                     reps=20)[0])
+    assert (tmp_path / "q.yaml").read_bytes() == (tmp_path / "p.yaml").read_bytes()
     # Second run: every model output and size comes from the cache; results are equal.
     files = sorted(p.name for p in (tmp_path / "cache").rglob("*.npz"))
     again = measure(cfg)

@@ -17,6 +17,11 @@ Without ``--traces-root`` the two runs shipped with the package are used (``driv
     hyperion eval --out docs/eval/slow/constant --traces --constant-mbps 2 4 6 --windows 5
     hyperion eval --out docs/eval/slow/x0.1 --traces-root ../shared/traces/5g-memu \
         --traces all --trace-scale 0.1
+
+    # real 4K frames with human labels, cross-fitted (docs/eval/real4k)
+    hyperion eval --out docs/eval/real4k --frames ../shared/data/unicamp-uav-dev/images:0:12 \
+        --ground-truth ../shared/data/unicamp-uav-dev/gt.json --cross-fit --no-sweeps \
+        --no-human-labels --traces-root ../shared/traces/5g-memu --traces all-lte
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="5G-MeMU folder holding throughput/ and ping/ (default: "
                    "HYPERION_TRACES_ROOT, else the two embedded runs)")
     p.add_argument("--traces", nargs="*", default=["driving/lte/8", "walking/5g/away/1"],
-                   help="5G-MeMU specs scenario/network[/file]/run, or 'all'")
+                   help="5G-MeMU specs scenario/network[/file]/run, or 'all', 'all-lte', "
+                   "'all-5g'")
     p.add_argument("--trace-file", type=Path, nargs="*", default=[],
                    help="extra uplink traces: mahimahi files or time_s,rate_mbps CSV")
     p.add_argument("--constant-mbps", type=float, nargs="*", default=[],
@@ -77,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ground-truth", type=Path,
                    help="COCO JSON, one image per evaluated frame in order (e.g. PANDA "
                    "labels converted by hyperion_core.eval.panda): scored against it")
+    p.add_argument("--cross-fit", action="store_true",
+                   help="fit profiles, byte price, fusion and calibrations on one half of the "
+                   "evaluated frames, score the other half, then swap (few labelled frames, "
+                   "e.g. the real 4K track); --profiles is then not used")
     p.add_argument("--windows", type=int, default=1, help="windows (start times) per trace")
     p.add_argument("--chunk", type=int, default=20, help="consecutive frames per window")
     p.add_argument("--budget-ms", type=float, default=400.0, help="latency budget, ms")
@@ -105,7 +115,12 @@ def load_links(args: argparse.Namespace) -> tuple[tuple[str, Link], ...]:
     from hyperion_core.link.trace_files import read_trace_file
     from hyperion_core.link.traces import available_specs, load_memu
 
-    specs = available_specs(args.traces_root) if args.traces == ["all"] else args.traces
+    specs = args.traces
+    if args.traces == ["all"]:
+        specs = available_specs(args.traces_root)
+    elif args.traces in (["all-lte"], ["all-5g"]):
+        network = args.traces[0].removeprefix("all-")
+        specs = [s for s in available_specs(args.traces_root) if s.split("/")[1] == network]
     links = [(spec, Link(throughput=load_memu(args.traces_root, spec),
                          ping=ping_for(args.traces_root, spec))) for spec in specs]
     links += [(str(f), Link(throughput=read_trace_file(f))) for f in args.trace_file]
@@ -141,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                      profiles_path=args.profiles, methods=tuple(args.methods),
                      v2_policies=v2_sweep() if args.v2_sweep else (), seed=args.seed,
                      jobs=args.jobs, cache_dir=args.cache_dir, reps=args.reps,
-                     ground_truth=args.ground_truth)
+                     ground_truth=args.ground_truth, cross_fit=args.cross_fit)
     if args.frames:
         cfg = replace(cfg, frames=tuple(args.frames))
     if args.smoke:

@@ -58,6 +58,9 @@ class EvalConfig:
         ground_truth: a COCO JSON with one image per evaluated frame (in order, e.g. a
             PANDA sequence converted by :mod:`.panda`): scored against it instead of the
             reference model.
+        cross_fit: fit profiles, fusion and calibrations on one half of the evaluated
+            frames and score the other, then swap (:mod:`.crossfit`); ``calibration`` and
+            ``profiles_path`` are then not used.
     """
 
     frames: tuple[FrameSpec, ...] = EVALUATION
@@ -76,6 +79,7 @@ class EvalConfig:
     cache_dir: Path = Path(".hyperion-cache")
     reps: int = 500
     ground_truth: Path | None = None
+    cross_fit: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -132,7 +136,9 @@ def frame_inputs(cfg: EvalConfig, specs: tuple[FrameSpec, ...], label: str
 def prepare(cfg: EvalConfig) -> Prepared:
     """Frames, model passes on the originals, class maps, the device profile."""
     inputs, references, cache, loaded = frame_inputs(cfg, cfg.frames, "evaluation")
-    calib_inputs, calib_refs, _, _ = frame_inputs(cfg, cfg.calibration, "calibration")
+    calib_inputs, calib_refs = [], []
+    if not cfg.cross_fit:  # cross-fitting calibrates on the other fold's frames instead
+        calib_inputs, calib_refs, _, _ = frame_inputs(cfg, cfg.calibration, "calibration")
     if cfg.ground_truth is not None:
         from hyperion_core.eval.panda import read_ground_truth
 

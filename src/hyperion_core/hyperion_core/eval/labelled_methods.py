@@ -21,7 +21,7 @@ from hyperion_core.eval.labelled import (
     composites,
     split_by_tile,
 )
-from hyperion_core.eval.methods import build_methods
+from hyperion_core.eval.methods import build_methods, method_fusion
 from hyperion_core.eval.network import Link
 from hyperion_core.eval.runner import run_jobs
 from hyperion_core.eval.scoring import resolve
@@ -54,13 +54,15 @@ def human_label_table(cfg: EvalConfig, prep: Prepared, profiles: Profiles, *,
         link = Link(throughput=Trace.from_steps([(rate, 1e6)], loop=True, name="constant"))
         methods = build_methods(cfg, labelled, profiles, settings=settings,
                                 device=prep.device, names=names)
+        fitted = method_fusion(list(methods), profiles)
         outcomes = {m: run_method(method, sequence, link, 10.0, settings.budget_s)  # type: ignore[arg-type]
                     for m, method in methods.items()}
         run_jobs([j for outs in outcomes.values() for o in outs for j in o.jobs],
                  cache_root=cfg.cache_dir, workers=cfg.jobs, label="detect (labelled)")
         tiles = {}
         for m, outs in outcomes.items():
-            answers = answers_for_scoring([resolve(o, cache, fusion) for o in outs],
+            answers = answers_for_scoring([resolve(o, cache, fitted.get(m, fusion))
+                                           for o in outs],
                                           [o.on_time for o in outs])
             parts = [split_by_tile(answers[k], frames[SEQUENCE[k]])
                      for k in range(WARMUP, len(outs))]

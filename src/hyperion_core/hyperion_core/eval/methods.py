@@ -17,6 +17,7 @@ from hyperion_core.eval.hyperion_method import HyperionMethod
 from hyperion_core.eval.models import Job
 from hyperion_core.eval.payloads import Payload
 from hyperion_core.eval.runner import run_jobs
+from hyperion_core.eval.scoring import Fusion
 from hyperion_core.eval.simple_methods import CloudOnly, EdgeOnly
 from hyperion_core.eval.timeline import Settings
 from hyperion_core.fuse.boxes import Detections
@@ -126,3 +127,15 @@ def build_methods(cfg: EvalConfig, prep: Prepared, profiles: Profiles, *, settin
         else:
             raise KeyError(f"unknown method {name!r}")
     return out
+
+
+#: Methods that fuse (or answer edge-only) as Hyperion's ensembler does: with the profile's
+#: fitted fusion when it has one. V3 answers with the cloud's boxes alone.
+FUSING = ("hyperion", "v1", "no-refine")
+
+
+def method_fusion(methods: Sequence[str], profiles: Profiles) -> dict[str, Fusion]:
+    """Per method, the fitted fusion it answers with (none when the profile has none)."""
+    if profiles.fusion is None:
+        return {}
+    return {m: profiles.fusion for m in methods if m in FUSING or m.startswith("v2")}

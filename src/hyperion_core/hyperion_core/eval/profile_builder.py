@@ -24,7 +24,7 @@ Every model output is cached by (frame, configuration), so a re-run is cheap.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,14 @@ from hyperion_core.eval.models import SCORER_MAPS, Job, reference_truth
 from hyperion_core.eval.payloads import PATCH, Payload
 from hyperion_core.eval.runner import FrameStore, payload_sizes, run_jobs
 from hyperion_core.fuse.boxes import Detections
+from hyperion_core.fuse.calibrated import (
+    CalibratedFusion,
+    CloudView,
+    calibrate_edge,
+    fuse_calibrated,
+)
 from hyperion_core.fuse.ensemble import EnsembleConfig, ensemble
+from hyperion_core.fuse.fit import FusionSample
 from hyperion_core.metrics.ap_matches import ImageMatches, ap50, match_image
 from hyperion_core.schedule.profiles import ProfileRecord
 from hyperion_core.schedule.size_table import ClassBytes
@@ -66,6 +73,8 @@ class ProfileConfig:
         fusion: the ensembler's Eq. 6 settings.
         jobs: model worker processes.
         cache_dir: model-output cache.
+        truth: what the answers are scored against (recorded in the provenance):
+            ``"evaluation reference"`` or the human labels' file.
     """
 
     frames: tuple[FrameSpec, ...] = PROFILING
@@ -79,6 +88,7 @@ class ProfileConfig:
     fusion: EnsembleConfig = field(default_factory=EnsembleConfig)
     jobs: int = 1
     cache_dir: Path = Path(".hyperion-cache")
+    truth: str = "evaluation reference"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -94,6 +104,10 @@ class Measurements:
         combos: the accuracy design, ``(qualities, downsample)`` per combination.
         fused: ``[combo][frame]`` matches of the fused answer against the reference.
         edge: per frame, matches of the edge alone.
+        truth: per frame, the ground truth it was scored against.
+        edge_found: per frame, the edge's detections.
+        cloud_found: ``[combo][frame]`` the cloud's detections of the payload.
+        class_maps: per frame, its importance classes.
     """
 
     shares: np.ndarray
@@ -104,6 +118,32 @@ class Measurements:
     combos: list[tuple[tuple[int, ...], int]]
     fused: list[list[ImageMatches]]
     edge: list[ImageMatches]
+    truth: list[Detections] = field(default_factory=list)
+    edge_found: list[Detections] = field(default_factory=list)
+    cloud_found: list[list[Detections]] = field(default_factory=list)
+    class_maps: list[np.ndarray] = field(default_factory=list)
+
+    def fusion_samples(self, frames: np.ndarray | None = None) -> list[FusionSample]:
+        """Every design payload of ``frames`` (default: all) as a fusion sample."""
+        idx = range(len(self.raw_bytes)) if frames is None else frames
+        return [FusionSample(edge=self.edge_found[i], cloud=found[i],
+                             view=CloudView(class_map=self.class_maps[i], qualities=q,
+                                            downsample=d, patch=PATCH),
+                             truth=self.truth[i])
+                for (q, d), found in zip(self.combos, self.cloud_found, strict=True)
+                for i in idx]
+
+    def with_fusion(self, fusion: CalibratedFusion) -> Measurements:
+        """The same measurements with every fused and edge answer made by ``fusion``."""
+        fused = [[match_image(self.truth[i], fuse_calibrated(
+                    self.edge_found[i], found[i], fusion,
+                    CloudView(class_map=self.class_maps[i], qualities=q, downsample=d,
+                              patch=PATCH)))
+                  for i in range(len(self.raw_bytes))]
+                 for (q, d), found in zip(self.combos, self.cloud_found, strict=True)]
+        edge = [match_image(t, calibrate_edge(e, fusion))
+                for t, e in zip(self.truth, self.edge_found, strict=True)]
+        return replace(self, fused=fused, edge=edge)
 
     def records(self, frames: np.ndarray | None = None) -> list[ProfileRecord]:
         """One pooled record per combination over ``frames`` (default: all; repeats count
@@ -176,9 +216,19 @@ def frame_importance(cache: DetectionCache, scorer_key: str | None, edge: Detect
                           grid=grid, patch_size=PATCH)
 
 
-def measure(cfg: ProfileConfig) -> Measurements:
-    """Measure every frame and combination of ``cfg`` (see the module docstring)."""
-    frames = load_all(cfg.frames)
+def measure(cfg: ProfileConfig, *, frames: list[np.ndarray] | None = None,
+            truth: list[Detections] | None = None) -> Measurements:
+    """Measure every frame and combination of ``cfg`` (see the module docstring).
+
+    Args:
+        cfg: what to measure.
+        frames: the frames to profile, ``(H, W, 3)`` BGR (default: ``cfg.frames`` loaded).
+        truth: per frame, its ground truth (human labels of the profiling frames); default:
+            the evaluation reference's confident boxes.
+    """
+    frames = load_all(cfg.frames) if frames is None else frames
+    if truth is not None and len(truth) != len(frames):
+        raise ValueError(f"{len(truth)} ground-truth frames for {len(frames)} frames")
     cache = DetectionCache(root=cfg.cache_dir)
     store = FrameStore(cache_root=cfg.cache_dir, frames=frames)
     original = Payload(kind="original")
@@ -187,12 +237,14 @@ def measure(cfg: ProfileConfig) -> Measurements:
         return Job(model=model, frame_path=store.paths[i], digest=store.digests[i],
                    payload=payload)
 
-    models = ["edge", "reference"] + (["scorer"] if cfg.importance.vit_maps() else [])
+    models = ["edge"] + (["reference"] if truth is None else []) \
+        + (["scorer"] if cfg.importance.vit_maps() else [])
     run_jobs([job(m, i) for i in range(len(frames)) for m in models],
              cache_root=cfg.cache_dir, workers=cfg.jobs, label="profile: prepare")
     edges = [cache.get(job("edge", i).key) for i in range(len(frames))]
-    refs = [reference_truth(cache.get(job("reference", i).key))  # type: ignore[arg-type]
-            for i in range(len(frames))]
+    refs = truth if truth is not None else [
+        reference_truth(cache.get(job("reference", i).key))  # type: ignore[arg-type]
+        for i in range(len(frames))]
     maps = [class_map(frame_importance(cache, job("scorer", i).key if "scorer" in models
                                        else None, edges[i], frames[i].shape[:2],
                                        cfg.importance), edges[i], cfg)  # type: ignore[arg-type]
@@ -224,12 +276,15 @@ def measure(cfg: ProfileConfig) -> Measurements:
               for q, d in combos]
     run_jobs([j for row in wanted for j in row], cache_root=cfg.cache_dir, workers=cfg.jobs,
              label="profile: encode + cloud")
-    fused = [[match_image(refs[i], ensemble(edges[i], cache.get(j.key), cfg.fusion))  # type: ignore[arg-type]
-              for i, j in enumerate(row)] for row in wanted]
+    clouds = [[cache.get(j.key) for j in row] for row in wanted]
+    fused = [[match_image(refs[i], ensemble(edges[i], found, cfg.fusion))  # type: ignore[arg-type]
+              for i, found in enumerate(row)] for row in clouds]
     for row, (q, d) in zip(wanted, combos, strict=True):
         for i, j in enumerate(row):
             payloads[i].append((q, d, payload_sizes(cache, store.digests[i], store.paths[i],
                                                     j.payload)[0]))
     return Measurements(shares=shares, raw_bytes=raw, class_bytes=class_bytes,
                         overhead_ratio=overhead, payloads=payloads, combos=combos, fused=fused,
-                        edge=[match_image(refs[i], edges[i]) for i in range(len(frames))])  # type: ignore[arg-type]
+                        edge=[match_image(refs[i], edges[i]) for i in range(len(frames))],  # type: ignore[arg-type]
+                        truth=list(refs), edge_found=edges, cloud_found=clouds,  # type: ignore[arg-type]
+                        class_maps=maps)

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frame specs SOURCE:FIRST:FRAMES:STRIDE (default: "
                    + " ".join(f"{s.source}:{s.first}:{s.frames}:{s.stride}" for s in PROFILING)
                    + ", disjoint from the evaluation's frames)")
+    p.add_argument("--ground-truth", type=Path,
+                   help="COCO JSON with one image per file of the --frames folder, in sorted "
+                   "order (human labels): answers are scored against it instead of the "
+                   "evaluation reference model")
+    p.add_argument("--no-fusion", action="store_true",
+                   help="do not fit the calibrated fusion (the ensembler then uses Eq. 6)")
     p.add_argument("--bag", type=Path, help="profile a recorded rosbag2 instead")
     p.add_argument("--topic", help="the bag's image topic (when it has several)")
     p.add_argument("--bag-frames", type=int, default=24, help="frames taken from the bag")
@@ -64,17 +70,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.bag is not None:
         source = f"bag:{args.bag}" + (f"#{args.topic}" if args.topic else "")
         frames = (FrameSpec(source=source, frames=args.bag_frames, stride=args.bag_stride),)
+    truth = None
+    if args.ground_truth is not None:
+        from hyperion_core.eval.crossfit import folder_truth
+
+        truth = folder_truth(frames, args.ground_truth)
     cfg = ProfileConfig(frames=frames, jobs=args.jobs, cache_dir=args.cache_dir,
-                        importance=replace(ImportanceConfig(), source=args.importance))
+                        importance=replace(ImportanceConfig(), source=args.importance),
+                        truth="evaluation reference" if truth is None
+                        else str(args.ground_truth))
     start = time.perf_counter()
-    measured = measure(cfg)
+    measured = measure(cfg, truth=truth)
     profiles, evidence = fit_profiles(measured, cfg, qualities=SCHEDULER_QUALITIES,
-                                      reps=args.reps)
+                                      reps=args.reps, fuse=not args.no_fusion)
     provenance = {**profiles.provenance,
                   "command": "hyperion profile " + " ".join(sys.argv[1:] if argv is None
-                                                             else argv),
-                  "seconds": round(time.perf_counter() - start, 1)}
+                                                             else argv)}
     write_profiles(args.out, replace(profiles, provenance=provenance))
+    print(f"fitted in {time.perf_counter() - start:.0f} s")
     acc = profiles.accuracy.stats
     print(f"wrote {args.out}: {len(measured.raw_bytes)} frames, {len(measured.combos)} "
           f"combinations; accuracy fit r={acc.r:.3f} (n={acc.n}), edge alone "

@@ -21,6 +21,7 @@ import numpy as np
 
 from hyperion_core.eval.profile_builder import Measurements, ProfileConfig
 from hyperion_core.eval.stats import bootstrap
+from hyperion_core.fuse.fit import fit_fusion
 from hyperion_core.schedule.accuracy_table import ShareAccuracy, fit_share_accuracy
 from hyperion_core.schedule.price import choose_byte_price
 from hyperion_core.schedule.profile_file import Profiles
@@ -109,7 +110,7 @@ def effects(m: Measurements, *, reps: int = 200, seed: int = 0) -> list[dict[str
 
 
 def fit_profiles(m: Measurements, cfg: ProfileConfig, *, qualities: tuple[int, ...],
-                 reps: int = 200) -> tuple[Profiles, dict[str, Any]]:
+                 reps: int = 200, fuse: bool = True) -> tuple[Profiles, dict[str, Any]]:
     """The scheduler's profiles and the evidence (held-out fits, effects, size errors).
 
     Args:
@@ -117,7 +118,17 @@ def fit_profiles(m: Measurements, cfg: ProfileConfig, *, qualities: tuple[int, .
         cfg: how they were made (recorded in the provenance).
         qualities: the qualities the scheduler will offer (for the byte price).
         reps: bootstrap resamples for the effects.
+        fuse: fit the calibrated fusion on the same frames first
+            (:func:`~hyperion_core.fuse.fit.fit_fusion`), and model the accuracy of the
+            answers it fuses; else Eq. 6 with ``cfg.fusion``.
     """
+    fusion = None
+    if fuse:
+        fusion = fit_fusion(m.fusion_samples(), list(zip(m.edge_found, m.truth, strict=True)),
+                            cloud_weight=cfg.fusion.cloud_weight, nms_iou=cfg.fusion.nms_iou,
+                            provenance={"frames": [spec.describe() for spec in cfg.frames],
+                                        "payloads": "the profiling design"})
+        m = m.with_fusion(fusion)
     table = fit_size_table([c for frame in m.class_bytes for c in frame],
                            overhead_ratio=m.overhead_ratio, classes=m.shares.shape[1])
     errors = size_errors(table, m)
@@ -146,14 +157,17 @@ def fit_profiles(m: Measurements, cfg: ProfileConfig, *, qualities: tuple[int, .
         "class0_downsample": list(cfg.class0_downsample),
         "importance": {"source": cfg.importance.source,
                        "weights": list(cfg.importance.weights)},
-        "reclass": cfg.reclass.__dict__, "fusion": {**cfg.fusion.__dict__,
-                                                    "unmatched": cfg.fusion.unmatched.value},
-        "accuracy": "AP50 of the fused answer (edge + cloud on the decoded frame, Eq. 6) "
-                    "against the evaluation reference on the original frame, pooled over "
-                    "the frames per combination",
+        "reclass": cfg.reclass.__dict__,
+        "fusion": "calibrated (the fusion section)" if fusion is not None else
+        {**cfg.fusion.__dict__, "unmatched": cfg.fusion.unmatched.value},
+        "accuracy": "AP50 of the fused answer (edge + cloud on the decoded frame, "
+                    + ("calibrated fusion" if fusion is not None else "Eq. 6")
+                    + ") against the ground truth of the original frame (" + cfg.truth
+                    + "), pooled over the frames per combination",
         "design_combinations": len(m.combos),
         "byte_price_rule": "keep 95 % of the predicted gain on the median profiling frame",
     }
     profiles = Profiles(size=table, accuracy=accuracy, edge_accuracy=m.edge_accuracy(),
-                        byte_price=price, provenance={**provenance, "evidence": evidence})
+                        byte_price=price, provenance={**provenance, "evidence": evidence},
+                        fusion=fusion)
     return profiles, evidence

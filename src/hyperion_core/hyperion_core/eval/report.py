@@ -8,17 +8,26 @@ runs (:mod:`hyperion_core.eval.scoring`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from hyperion_core.eval.crossfit import Fold, cyclic_sequences
 from hyperion_core.eval.devices import DeviceProfile
 from hyperion_core.eval.evaluate import EvalConfig, Prepared, prepare, save_json, window_offsets
-from hyperion_core.eval.methods import build_methods
+from hyperion_core.eval.methods import build_methods, method_fusion
 from hyperion_core.eval.network import Link
 from hyperion_core.eval.runner import run_jobs
-from hyperion_core.eval.scoring import RunScores, ap50_gap, bytes_ratio, score_run, summarise
+from hyperion_core.eval.scoring import (
+    Fusion,
+    RunScores,
+    ap50_gap,
+    bytes_ratio,
+    score_run,
+    summarise,
+)
 from hyperion_core.eval.timeline import Outcome, Settings, run_method
 from hyperion_core.fuse.ensemble import EnsembleConfig
 from hyperion_core.link.trace import Trace
@@ -39,12 +48,17 @@ class Run:
         frames: evaluation frame indices, in order.
         offset_s: trace time of the first frame.
         outcomes: per method, one outcome per frame.
+        fusion: per method that fuses with a fitted fusion, that fusion (the others: Eq. 6
+            with the ensembler's defaults).
+        fold: the cross-fit fold the run belongs to (``""``: none).
     """
 
     link: str
     frames: list[int]
     offset_s: float
     outcomes: dict[str, list[Outcome]]
+    fusion: dict[str, Fusion] = field(default_factory=dict)
+    fold: str = ""
 
 
 def frame_chunks(prep: Prepared, size: int) -> list[list[int]]:
@@ -57,19 +71,33 @@ def frame_chunks(prep: Prepared, size: int) -> list[list[int]]:
 
 
 def simulate(prep: Prepared, methods: dict[str, object], links: tuple[tuple[str, Link], ...],
-             *, settings: Settings, windows: int, chunk: int, seed: int) -> list[Run]:
-    """Every method on every window; chunks are dealt to windows in turn."""
+             *, settings: Settings, windows: int, chunk: int, seed: int,
+             fold: Fold | None = None, fusion: dict[str, Fusion] | None = None) -> list[Run]:
+    """Every method on every window; chunks are dealt to windows in turn.
+
+    Args:
+        fold: play only this fold's scored frames, as loops
+            (:func:`~hyperion_core.eval.crossfit.cyclic_sequences`), not chunks.
+        fusion: recorded in every run (see :class:`Run`).
+    """
     rng = np.random.default_rng(seed)
-    parts = frame_chunks(prep, chunk)
+    if fold is None:
+        parts = frame_chunks(prep, chunk)
+        horizon = chunk
+    else:
+        count = len(links) * windows
+        parts = cyclic_sequences(fold.scored, runs=count, warmup=settings.warmup_frames)
+        horizon = len(parts[0])
     runs, k = [], 0
     for spec, link in links:
-        for offset in window_offsets(link, windows, chunk * settings.budget_s * 4, rng):
+        for offset in window_offsets(link, windows, horizon * settings.budget_s * 4, rng):
             frames = parts[k % len(parts)]
             k += 1
             inputs = [prep.inputs[i] for i in frames]
             outcomes = {name: run_method(m, inputs, link, offset, settings.budget_s)  # type: ignore[arg-type]
                         for name, m in methods.items()}
-            runs.append(Run(link=spec, frames=frames, offset_s=offset, outcomes=outcomes))
+            runs.append(Run(link=spec, frames=frames, offset_s=offset, outcomes=outcomes,
+                            fusion=dict(fusion or {}), fold="" if fold is None else fold.name))
     return runs
 
 
@@ -81,10 +109,15 @@ def detect(runs: list[Run], cfg: EvalConfig) -> None:
 
 def score(runs: list[Run], prep: Prepared, *, warmup: int, fusion: EnsembleConfig
           ) -> dict[str, list[RunScores]]:
-    """Per method, one :class:`RunScores` per run (same order for every method)."""
+    """Per method, one :class:`RunScores` per run (same order for every method).
+
+    Args:
+        fusion: Eq. 6 settings of every method without a fitted fusion in its run.
+    """
     methods = list(runs[0].outcomes) if runs else []
     return {m: [score_run(r.outcomes[m], [prep.references[i] for i in r.frames],
-                          cache=prep.cache, fusion=fusion, warmup=warmup) for r in runs]
+                          cache=prep.cache, fusion=r.fusion.get(m, fusion), warmup=warmup)
+                for r in runs]
             for m in methods}
 
 
@@ -112,9 +145,14 @@ def compare(scores: dict[str, list[RunScores]], *, budget_s: float, reps: int
     return out
 
 
+#: A 5G-MeMU run's spec: scenario/network/[file/]run.
+MEMU_SPEC = re.compile(r"^(static|walking|driving)/(5g|lte)/")
+
+
 def scenario_of(spec: str) -> str:
-    """``driving/lte/8`` → ``driving/lte``."""
-    return "/".join(spec.split("/")[:2])
+    """``driving/lte/8`` → ``driving/lte``; any other link (a trace file, a constant rate)
+    is a scenario of its own."""
+    return "/".join(spec.split("/")[:2]) if MEMU_SPEC.match(spec) else spec
 
 
 def budget_sweep(cfg: EvalConfig, prep: Prepared, profiles: Profiles, device: DeviceProfile,
@@ -128,7 +166,8 @@ def budget_sweep(cfg: EvalConfig, prep: Prepared, profiles: Profiles, device: De
                                 names=[m for m in cfg.methods if m != "v2"])
         chunks = len(frame_chunks(prep, cfg.chunk))
         runs = simulate(prep, methods, tuple((f"4G/{k}", link) for k in range(chunks)),
-                        settings=settings, windows=1, chunk=cfg.chunk, seed=cfg.seed)
+                        settings=settings, windows=1, chunk=cfg.chunk, seed=cfg.seed,
+                        fusion=method_fusion(list(methods), profiles))
         detect(runs, cfg)
         scores = score(runs, prep, warmup=settings.warmup_frames, fusion=fusion)
         out[str(budget)] = {m: summarise(s, budget_s=budget, reps=cfg.reps)
@@ -146,7 +185,8 @@ def cloud_sweep(cfg: EvalConfig, prep: Prepared, profiles: Profiles, device: Dev
                                 names=[m for m in ("hyperion", "cloud-only", "elf-v", "edge-only")
                                        if m in cfg.methods])
         runs = simulate(prep, methods, cfg.links, settings=cfg.settings,
-                        windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed)
+                        windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed,
+                        fusion=method_fusion(list(methods), profiles))
         detect(runs, cfg)
         scores = score(runs, prep, warmup=cfg.settings.warmup_frames, fusion=fusion)
         out[str(cloud_s)] = {m: summarise(s, budget_s=cfg.settings.budget_s, reps=cfg.reps)
@@ -171,10 +211,17 @@ def run_evaluation(cfg: EvalConfig, out: Path, *, sweeps: bool = True,
     prep = prepare(cfg)
     profiles = read_profiles(cfg.profiles_path)
     fusion = EnsembleConfig()
-    methods = build_methods(cfg, prep, profiles, settings=cfg.settings, device=prep.device,
-                            names=list(cfg.methods))
-    runs = simulate(prep, methods, cfg.links, settings=cfg.settings,
-                    windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed)
+    folds: dict[str, object] = {}
+    if cfg.cross_fit:
+        from hyperion_core.eval.crossfit_run import simulate_folds
+
+        runs, folds = simulate_folds(cfg, prep, out)
+    else:
+        methods = build_methods(cfg, prep, profiles, settings=cfg.settings, device=prep.device,
+                                names=list(cfg.methods))
+        runs = simulate(prep, methods, cfg.links, settings=cfg.settings,
+                        windows=cfg.windows_per_trace, chunk=cfg.chunk, seed=cfg.seed,
+                        fusion=method_fusion(list(methods), profiles))
     detect(runs, cfg)
     scores = score(runs, prep, warmup=cfg.settings.warmup_frames, fusion=fusion)
     by_scenario = {
@@ -208,12 +255,25 @@ def run_evaluation(cfg: EvalConfig, out: Path, *, sweeps: bool = True,
                             for spec, link in cfg.links},
         "time_series": time_series(runs[0], scores) if runs else {},
     }
+    if cfg.cross_fit:
+        results["folds"] = {name: {**info, **compare(  # type: ignore[dict-item]
+            {m: [s for s, r in zip(v, runs, strict=True) if r.fold == name]
+             for m, v in scores.items()}, budget_s=cfg.settings.budget_s, reps=cfg.reps)}
+            for name, info in folds.items()}
+        results["setup"]["cross_fit"] = "fit on one half of the frames, score the other, swap"  # type: ignore[index]
+    if cfg.ground_truth is not None:
+        from hyperion_core.eval.crossfit_run import models_on_originals
+
+        results["originals"] = models_on_originals(cfg, prep, results)
     if human_labels:
         from hyperion_core.eval.labelled_methods import human_label_table
 
         results["human_labels"] = human_label_table(replace(cfg, v2_policies=()), prep,
                                                     profiles, names=list(cfg.methods))
     if sweeps:
+        if cfg.cross_fit:
+            raise ValueError("the budget and cloud-time sweeps do not cross-fit: use "
+                             "--no-sweeps with --cross-fit")
         results["budget_sweep"] = {"rate_mbps": SWEEP_RATE_BPS / 1e6,
                                    "results": budget_sweep(cfg, prep, profiles, prep.device,
                                                            fusion)}

@@ -17,9 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperion_core.eval.cache import DetectionCache
+from hyperion_core.eval.payloads import PATCH
 from hyperion_core.eval.stats import Interval, bootstrap, paired_difference
 from hyperion_core.eval.timeline import Outcome
 from hyperion_core.fuse.boxes import Detections, nms
+from hyperion_core.fuse.calibrated import (
+    CalibratedFusion,
+    CloudView,
+    calibrate_edge,
+    fuse_calibrated,
+)
 from hyperion_core.fuse.ensemble import EnsembleConfig, ensemble
 from hyperion_core.metrics.ap_matches import ImageMatches, RankedMatches, match_image
 from hyperion_core.metrics.latency import answers_for_scoring
@@ -38,8 +45,12 @@ def merge(parts: Sequence[Detections]) -> Detections:
     return merged.select(nms(merged.boxes, merged.scores, merged.labels, MERGE_IOU))
 
 
-def resolve(outcome: Outcome, cache: DetectionCache, fusion: EnsembleConfig
-            ) -> Detections | None:
+#: How a method fuses: Eq. 6 with fixed settings, or a fitted calibrated fusion (which also
+#: puts its edge-only answers on the fused answers' scale).
+Fusion = EnsembleConfig | CalibratedFusion
+
+
+def resolve(outcome: Outcome, cache: DetectionCache, fusion: Fusion) -> Detections | None:
     """The detections a method delivered for one frame (``None`` if nothing was)."""
     if outcome.answer is None:
         return None
@@ -50,10 +61,17 @@ def resolve(outcome: Outcome, cache: DetectionCache, fusion: EnsembleConfig
             raise KeyError(f"detector output missing for {job.model} on frame {outcome.frame}")
         found.append(det)
     if outcome.answer == "fuse":
+        if isinstance(fusion, CalibratedFusion):
+            payload = outcome.jobs[1].payload
+            view = CloudView(class_map=payload.class_map, qualities=payload.qualities,  # type: ignore[arg-type]
+                             downsample=payload.downsample, patch=PATCH)
+            return fuse_calibrated(found[0], found[1], fusion, view)
         return ensemble(found[0], found[1], fusion)
-    if outcome.answer == "merge" or (outcome.answer == "edge" and len(found) > 1):
-        return merge(found)
-    return found[0]
+    answer = merge(found) if outcome.answer == "merge" or (
+        outcome.answer == "edge" and len(found) > 1) else found[0]
+    if outcome.answer == "edge" and isinstance(fusion, CalibratedFusion):
+        return calibrate_edge(answer, fusion)
+    return answer
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -77,7 +95,7 @@ class RunScores:
 
 
 def score_run(outcomes: Sequence[Outcome], references: Sequence[Detections], *,
-              cache: DetectionCache, fusion: EnsembleConfig, warmup: int) -> RunScores:
+              cache: DetectionCache, fusion: Fusion, warmup: int) -> RunScores:
     """Score one run; ``references[i]`` belongs to ``outcomes[i]``'s frame."""
     answers = answers_for_scoring([resolve(o, cache, fusion) for o in outcomes],
                                   [o.on_time for o in outcomes])

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+import hyperion_core
+from hyperion_core.fuse.calibrated import CalibratedFusion, fusion_from_dict, fusion_to_dict
 from hyperion_core.schedule.accuracy_table import ShareAccuracy
 from hyperion_core.schedule.profiles import (
     AccuracyProfile,
@@ -30,6 +32,11 @@ from hyperion_core.schedule.profiles import (
 from hyperion_core.schedule.size_table import SizeTable
 
 FORMAT = "hyperion-profiles/2"
+
+
+#: The profiles shipped with hyperion_core (3 classes): the scheduler's and the ensembler's
+#: default when no file is given.
+SHIPPED_PROFILES = Path(hyperion_core.__file__).parent / "eval" / "data" / "default_profiles.yaml"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +51,8 @@ class Profiles:
         byte_price: accuracy per MB the scheduler asks of every byte, chosen on the
             profiling data (:func:`~.price.choose_byte_price`); 0 = none.
         provenance: how the file was made (free-form, kept as read).
+        fusion: the fusion fitted on the same frames (``fusion:`` section; the ensembler
+            loads it), or ``None`` (Eq. 6 with the ensembler's parameters).
     """
 
     size: SizeProfile | SizeTable
@@ -51,6 +60,7 @@ class Profiles:
     edge_accuracy: float | None = None
     byte_price: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
+    fusion: CalibratedFusion | None = None
 
 
 def _fit(stats: FitStats) -> dict[str, float]:
@@ -100,6 +110,8 @@ def write_profiles(path: Path, profiles: Profiles) -> None:
         "byte_price": profiles.byte_price,
         "provenance": profiles.provenance,
     }
+    if profiles.fusion is not None:
+        document["fusion"] = fusion_to_dict(profiles.fusion)
     Path(path).write_text(yaml.safe_dump(document, sort_keys=False))
 
 
@@ -155,6 +167,8 @@ def read_profiles(path: Path) -> Profiles:
                         accuracy=_read_accuracy(document["accuracy"]),
                         edge_accuracy=None if edge is None else float(edge),
                         byte_price=float(document.get("byte_price") or 0.0),
-                        provenance=document.get("provenance") or {})
+                        provenance=document.get("provenance") or {},
+                        fusion=None if document.get("fusion") is None else
+                        fusion_from_dict(document["fusion"], source=f"{path}: fusion"))
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: malformed profile file: {err!r}") from err

@@ -1,0 +1,317 @@
+"""Fusion on one confidence scale: every box of an answer scored by its probability of being
+right, as measured on labelled profiling frames.
+
+Eq. 6 averages an edge and a cloud confidence as if both were on one scale. They are not:
+two models, two inputs (the edge's half-resolution frame, the cloud's re-encoded one at the
+quality the scheduler chose there), different slicing. A weighted mean of them, and NMS over
+the mix, rank boxes arbitrarily; and every unmatched edge box kept at its own confidence
+lets the edge's false positives into an answer the cloud looked at more closely.
+
+Here each box of an answer falls into a *group*, and a logistic model of that group maps the
+box's features to the probability that it is a true positive (fitted by
+:mod:`hyperion_core.fuse.fit` on frames the evaluation never scores):
+
+- ``matched``: an edge box and a cloud box of one object (same class, IoU >= ``match_iou``,
+  one-to-one as in :func:`~hyperion_core.fuse.ensemble.match_boxes`); features: both
+  confidences (as logits), the JPEG quality and class-0 downsampling the cloud saw at the
+  box, the box's height;
+- ``cloud``: a cloud box no edge box matched (its confidence, quality, downsampling, height);
+- ``edge``: an edge box no cloud box matched, in a frame the cloud answered (the same);
+- ``edge_alone``: an edge box of a frame the edge answers alone (its confidence, height).
+
+Coordinates of a matched pair are Eq. 6's weighted mean (``cloud_weight``). After scoring,
+class-aware NMS at ``nms_iou``. Where the cloud saw a region at high quality its boxes earn
+more trust and the edge's unmatched ones less; at low quality or downsampled, the reverse —
+whatever the profiling frames show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hyperion_core.fuse.boxes import Detections, nms
+from hyperion_core.fuse.ensemble import match_boxes
+
+#: Feature names of each group, in the order of a model's weights.
+GROUP_FEATURES: dict[str, tuple[str, ...]] = {
+    "matched": ("edge_logit", "cloud_logit", "quality", "downsample_log2", "log_height"),
+    "cloud": ("cloud_logit", "quality", "downsample_log2", "log_height"),
+    "edge": ("edge_logit", "quality", "downsample_log2", "log_height"),
+    "edge_alone": ("edge_logit", "log_height"),
+}
+#: Confidences are clipped to [EPS, 1 - EPS] before the logit.
+EPS = 1e-4
+#: Box heights are measured against this many pixels (log_height = log(height / REF)).
+REFERENCE_HEIGHT_PX = 64.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogisticMap:
+    """``P(true positive) = sigmoid(intercept + weights · features)``.
+
+    Args:
+        intercept: the bias term.
+        weights: one per feature of the group (:data:`GROUP_FEATURES`).
+    """
+
+    intercept: float
+    weights: tuple[float, ...]
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """``(N,)`` probabilities of ``(N, F)`` feature rows."""
+        z = self.intercept + np.asarray(features, np.float64) @ np.asarray(self.weights)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibratedFusion:
+    """A fitted fusion.
+
+    Args:
+        groups: a :class:`LogisticMap` per group of :data:`GROUP_FEATURES`.
+        match_iou: IoU for an edge and a cloud box to be one object, in [0, 1].
+        cloud_weight: ``w_c`` of a matched pair's coordinates (Eq. 6), in [0, 1].
+        nms_iou: class-aware NMS over the scored answer, in [0, 1].
+        provenance: how and on what it was fitted (frames, counts, the fit's own scores).
+    """
+
+    groups: Mapping[str, LogisticMap]
+    match_iou: float = 0.5
+    cloud_weight: float = 0.6
+    nms_iou: float = 0.5
+    provenance: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudView:
+    """What the cloud saw of each region of a frame: the payload's class map and plan.
+
+    Args:
+        class_map: ``(rows, cols)`` importance class per ``patch`` x ``patch`` block.
+        qualities: JPEG quality per class.
+        downsample: class-0 downsampling factor (the other classes are full resolution).
+        patch: patch side, pixels of the frame.
+    """
+
+    class_map: np.ndarray
+    qualities: tuple[int, ...]
+    downsample: int = 1
+    patch: int = 16
+
+    def at(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(quality / 100, log2 downsampling)`` the cloud saw at each box's centre."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        rows, cols = self.class_map.shape
+        cy = np.clip(((boxes[:, 1] + boxes[:, 3]) / 2 // self.patch).astype(np.int64), 0,
+                     rows - 1)
+        cx = np.clip(((boxes[:, 0] + boxes[:, 2]) / 2 // self.patch).astype(np.int64), 0,
+                     cols - 1)
+        cls = self.class_map[cy, cx].astype(np.int64)
+        quality = np.asarray(self.qualities, np.float64)[np.minimum(cls, len(self.qualities) - 1)]
+        down = np.where(cls == 0, float(self.downsample), 1.0)
+        return quality / 100.0, np.log2(down)
+
+
+def _logit(scores: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(scores, np.float64), EPS, 1.0 - EPS)
+    return np.log(p / (1.0 - p))
+
+
+def _log_height(boxes: np.ndarray) -> np.ndarray:
+    heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    return np.log(heights / REFERENCE_HEIGHT_PX)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Grouped:
+    """An answer's candidate boxes before scoring: each group's boxes, labels, features.
+
+    Args:
+        boxes, labels, features: per group of :data:`GROUP_FEATURES`, ``(N, 4)`` xyxy frame
+            pixels, ``(N,)`` class ids, ``(N, F)`` features in the group's order.
+    """
+
+    boxes: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+
+
+def group_boxes(edge: Detections, cloud: Detections, view: CloudView, *, match_iou: float,
+                cloud_weight: float) -> Grouped:
+    """Split one frame's edge and cloud boxes into the groups (inputs are not mutated)."""
+    e_idx, c_idx = match_boxes(edge, cloud, match_iou)
+    edge_left = np.ones(len(edge), bool)
+    edge_left[e_idx] = False
+    cloud_left = np.ones(len(cloud), bool)
+    cloud_left[c_idx] = False
+    e_box, c_box = edge.boxes.take(e_idx, axis=0), cloud.boxes.take(c_idx, axis=0)
+    matched = (1.0 - cloud_weight) * e_box + cloud_weight * c_box
+    boxes = {"matched": matched, "cloud": cloud.boxes[cloud_left],
+             "edge": edge.boxes[edge_left]}
+    labels = {"matched": cloud.labels[c_idx], "cloud": cloud.labels[cloud_left],
+              "edge": edge.labels[edge_left]}
+    features = {}
+    q, d = view.at(c_box)
+    features["matched"] = np.column_stack([_logit(edge.scores[e_idx]),
+                                           _logit(cloud.scores[c_idx]), q, d,
+                                           _log_height(matched)])
+    q, d = view.at(boxes["cloud"])
+    features["cloud"] = np.column_stack([_logit(cloud.scores[cloud_left]), q, d,
+                                         _log_height(boxes["cloud"])])
+    q, d = view.at(boxes["edge"])
+    features["edge"] = np.column_stack([_logit(edge.scores[edge_left]), q, d,
+                                        _log_height(boxes["edge"])])
+    return Grouped(boxes=boxes, labels=labels, features=features)
+
+
+def edge_alone_features(edge: Detections) -> np.ndarray:
+    """``(N, 2)`` features of an edge-only answer's boxes."""
+    boxes = edge.boxes.reshape(-1, 4)
+    return np.column_stack([_logit(edge.scores), _log_height(boxes)])
+
+
+def _scored(boxes: list[np.ndarray], scores: list[np.ndarray], labels: list[np.ndarray],
+            nms_iou: float) -> Detections:
+    merged = Detections(
+        boxes=np.concatenate([b.reshape(-1, 4) for b in boxes]).astype(np.float64),
+        scores=np.concatenate(scores).astype(np.float64),
+        labels=np.concatenate(labels).astype(np.int64))
+    return merged.select(nms(merged.boxes, merged.scores, merged.labels, nms_iou))
+
+
+def fuse_calibrated(edge: Detections, cloud: Detections, fusion: CalibratedFusion,
+                    view: CloudView) -> Detections:
+    """One frame's answer from its edge and cloud boxes, each scored by its group's model.
+
+    Args:
+        edge: the edge's detections, xyxy full-frame pixels.
+        cloud: the cloud's detections on the payload, same frame and units.
+        fusion: the fitted fusion.
+        view: what the cloud saw where (the payload's class map and plan).
+
+    Returns:
+        New detections, scores = probabilities, sorted by descending score after NMS.
+    """
+    grouped = group_boxes(edge, cloud, view, match_iou=fusion.match_iou,
+                          cloud_weight=fusion.cloud_weight)
+    names = ("matched", "cloud", "edge")
+    return _scored([grouped.boxes[g] for g in names],
+                   [fusion.groups[g].probability(grouped.features[g]) for g in names],
+                   [grouped.labels[g] for g in names], fusion.nms_iou)
+
+
+def calibrate_edge(edge: Detections, fusion: CalibratedFusion) -> Detections:
+    """An edge-only answer on the same scale as fused ones (boxes unchanged, rescored)."""
+    if len(edge) == 0:
+        return edge
+    scores = fusion.groups["edge_alone"].probability(edge_alone_features(edge))
+    order = np.argsort(-scores, kind="stable")
+    return Detections(boxes=edge.boxes.reshape(-1, 4)[order].astype(np.float64),
+                      scores=scores[order], labels=edge.labels[order].astype(np.int64))
+
+
+# --- the fusion file -----------------------------------------------------------------------
+
+
+def _unit(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{where}: must lie in [0, 1], got {value}")
+    return float(value)
+
+
+def fusion_from_dict(doc: Mapping[str, object], *, source: str = "fusion") -> CalibratedFusion:
+    """Validate a parsed fusion document; every error names ``source`` and the key.
+
+    Raises:
+        ValueError: a missing or unknown key, a value out of range, a weight count that
+            does not match its group's features.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"{source}: expected a mapping, got {type(doc).__name__}")
+    known = {"groups", "match_iou", "cloud_weight", "nms_iou", "provenance"}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {unknown}; known: {sorted(known)}")
+    for key in ("groups", "match_iou", "cloud_weight", "nms_iou"):
+        if key not in doc:
+            raise ValueError(f"{source}: missing key {key!r}")
+    scalars = {key: _unit(doc[key], f"{source}: {key}")
+               for key in ("match_iou", "cloud_weight", "nms_iou")}
+    groups_doc = doc["groups"]
+    if not isinstance(groups_doc, Mapping):
+        raise ValueError(f"{source}: 'groups' must map group names to models")
+    extra = sorted(set(groups_doc) - set(GROUP_FEATURES))
+    if extra:
+        raise ValueError(f"{source}: unknown group(s) {extra} under 'groups'; known: "
+                         f"{sorted(GROUP_FEATURES)}")
+    groups = {}
+    for name, features in GROUP_FEATURES.items():
+        where = f"{source}: groups.{name}"
+        model = groups_doc.get(name)
+        if not isinstance(model, Mapping) or "intercept" not in model or "weights" not in model:
+            raise ValueError(f"{where}: missing, or without 'intercept' and 'weights'")
+        if "features" in model and list(model["features"]) != list(features):
+            raise ValueError(f"{where}.features: expected {list(features)}, got "
+                             f"{model['features']!r}")
+        weights = model["weights"]
+        if not isinstance(weights, list | tuple) or len(weights) != len(features):
+            raise ValueError(f"{where}.weights: expected {len(features)} numbers "
+                             f"({', '.join(features)}), got {weights!r}")
+        values = [model["intercept"], *weights]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                   and np.isfinite(v) for v in values):
+            raise ValueError(f"{where}: intercept and weights must be finite numbers")
+        groups[name] = LogisticMap(intercept=float(model["intercept"]),
+                                   weights=tuple(float(w) for w in weights))
+    provenance = doc.get("provenance", {})
+    return CalibratedFusion(groups=groups, **scalars,
+                            provenance=provenance if isinstance(provenance, Mapping) else {})
+
+
+def fusion_to_dict(fusion: CalibratedFusion) -> dict[str, object]:
+    """The document :func:`fusion_from_dict` reads (plain floats: the YAML is exact)."""
+    return {
+        "match_iou": float(fusion.match_iou), "cloud_weight": float(fusion.cloud_weight),
+        "nms_iou": float(fusion.nms_iou),
+        "groups": {name: {"features": list(GROUP_FEATURES[name]),
+                          "intercept": float(m.intercept),
+                          "weights": [float(w) for w in m.weights]}
+                   for name, m in fusion.groups.items()},
+        "provenance": dict(fusion.provenance),
+    }
+
+
+def read_fusion(path: Path | str) -> CalibratedFusion:
+    """Load a fusion file (the ``fusion:`` section of a profiles YAML, or a file of its own).
+
+    Raises:
+        ValueError: naming the file and the key at fault.
+        FileNotFoundError: no such file.
+    """
+    import yaml
+
+    path = Path(path)
+    doc = yaml.safe_load(path.read_text())
+    if isinstance(doc, Mapping) and "fusion" in doc and "groups" not in doc:
+        doc = doc["fusion"]
+        if doc is None:
+            raise ValueError(f"{path}: the 'fusion' section is empty")
+    return fusion_from_dict(doc, source=str(path))  # type: ignore[arg-type]
+
+
+def write_fusion(path: Path | str, fusion: CalibratedFusion) -> None:
+    """Write ``fusion`` as YAML (deterministic: the same fit gives the same bytes)."""
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(fusion_to_dict(fusion), sort_keys=True))
+
+
+__all__ = ["GROUP_FEATURES", "CalibratedFusion", "CloudView", "LogisticMap", "calibrate_edge",
+           "edge_alone_features", "fuse_calibrated", "fusion_from_dict", "fusion_to_dict",
+           "group_boxes", "read_fusion", "write_fusion"]
