@@ -1,5 +1,7 @@
 """The calibrated fusion: grouping, scoring, what the cloud saw where, and its file."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import yaml
@@ -29,7 +31,8 @@ def dets(boxes, scores, labels=None):
 def fusion(**intercepts):
     groups = {g: LogisticMap(intercept=intercepts.get(g, 0.0),
                              weights=(0.0,) * len(f)) for g, f in GROUP_FEATURES.items()}
-    return CalibratedFusion(groups=groups, match_iou=0.5, cloud_weight=0.6, nms_iou=0.5)
+    return CalibratedFusion(mode="calibrated", groups=groups, match_iou=0.5, cloud_weight=0.6,
+                            nms_iou=0.5)
 
 
 def view(cls=1, quality=(10, 50, 90), downsample=1):
@@ -90,7 +93,7 @@ def test_empty_inputs_give_an_empty_answer():
 
 
 def test_the_file_round_trips_and_is_written_byte_for_byte_the_same(tmp_path):
-    f = CalibratedFusion(groups={g: LogisticMap(intercept=0.1 * k, weights=tuple(
+    f = CalibratedFusion(mode="calibrated", groups={g: LogisticMap(intercept=0.1 * k, weights=tuple(
         0.01 * (k + j) for j in range(len(feats))))
         for k, (g, feats) in enumerate(GROUP_FEATURES.items())},
         match_iou=0.4, cloud_weight=0.7, nms_iou=0.55, provenance={"frames": ["a"]})
@@ -125,3 +128,41 @@ def test_a_bad_file_is_refused_naming_the_file_and_the_key(tmp_path, edit, named
     with pytest.raises(ValueError) as err:
         read_fusion(path)
     assert str(path) in str(err.value) and named in str(err.value)
+
+
+def test_cloud_first_keeps_the_cloud_ranking_and_adds_edge_boxes_only_where_it_saw_poorly():
+    class_map = np.ones((20, 20), np.uint8)
+    class_map[:, :5] = 0  # x < 80 px: class 0
+    v = CloudView(class_map=class_map, qualities=(10, 50, 90), downsample=2, patch=16)
+    cloud = dets([[100, 100, 120, 140], [200, 200, 220, 240]], [0.3, 0.8])
+    edge = dets([[10, 10, 30, 50], [150, 150, 170, 190], [101, 101, 121, 141]],
+                [0.95, 0.9, 0.7])
+    f = CalibratedFusion(mode="cloud_first", edge_keep_quality=10, tail_scale=0.1,
+                         match_iou=0.5, cloud_weight=1.0, nms_iou=0.5)
+    out = fuse_calibrated(edge, cloud, f, v)
+    # The cloud's boxes first, as they were; the class-0 edge box (downsampled there) after
+    # them at a tenth of its confidence; the edge box in a q50 region dropped; the matched
+    # one is the cloud's.
+    np.testing.assert_allclose(out.scores, [0.8, 0.3, 0.095])
+    np.testing.assert_allclose(out.boxes[2], [10, 10, 30, 50])
+    # Keep everywhere: the q50 box joins the tail too.
+    out = fuse_calibrated(edge, cloud, replace(f, edge_keep_quality=100), v)
+    np.testing.assert_allclose(out.scores, [0.8, 0.3, 0.095, 0.09])
+    # Edge-only answers keep the detector's own scale in this mode.
+    assert calibrate_edge(edge, f) is edge
+
+
+def test_a_cloud_first_file_round_trips_and_needs_its_keys(tmp_path):
+    f = CalibratedFusion(mode="cloud_first", edge_keep_quality=30, tail_scale=0.1,
+                         match_iou=0.3, cloud_weight=1.0, nms_iou=0.5)
+    write_fusion(tmp_path / "f.yaml", f)
+    assert read_fusion(tmp_path / "f.yaml") == f
+    doc = fusion_to_dict(f)
+    doc["edge_keep_quality"] = 130
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ValueError, match="edge_keep_quality"):
+        read_fusion(tmp_path / "bad.yaml")
+    doc["mode"] = "average"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ValueError, match="mode"):
+        read_fusion(tmp_path / "bad.yaml")

@@ -1,12 +1,20 @@
 """Fitting the calibrated fusion on labelled samples."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from hyperion_core.fuse.boxes import Detections
 from hyperion_core.fuse.calibrated import CloudView
 from hyperion_core.fuse.ensemble import ensemble
-from hyperion_core.fuse.fit import FusionSample, fit_fusion, fit_logistic, positives
+from hyperion_core.fuse.fit import (
+    FusionSample,
+    candidates,
+    fit_fusion,
+    fit_logistic,
+    positives,
+)
 from hyperion_core.metrics.ap_matches import ap50, match_image
 
 
@@ -32,8 +40,8 @@ def test_positives_agree_with_a_brute_force_loop():
         gt = random_boxes(rng, 6)
         gt_labels = rng.integers(0, 2, 6)
         truth = Detections(boxes=gt, scores=np.ones(6), labels=gt_labels)
-        expected = [any(iou(b, g) >= 0.5 and lb == gl for g, gl in zip(gt, gt_labels))
-                    for b, lb in zip(boxes, labels)]
+        expected = [any(iou(b, g) >= 0.5 and lb == gl for g, gl in zip(gt, gt_labels, strict=True))
+                    for b, lb in zip(boxes, labels, strict=True)]
         np.testing.assert_array_equal(positives(boxes, labels, truth), expected)
 
 
@@ -65,30 +73,47 @@ def scene(rng, people=8):
 
 def test_the_fitted_fusion_scores_above_eq6_and_either_input_on_unseen_frames():
     rng = np.random.default_rng(7)
-    train = [scene(rng) for _ in range(40)]
+    train = [replace(scene(rng), frame=k) for k in range(40)]
     test = [scene(rng) for _ in range(40)]
     fitted = fit_fusion(train, [(s.edge, s.truth) for s in train])
     from hyperion_core.fuse.calibrated import fuse_calibrated
 
     def pooled(answers):
-        return ap50([match_image(s.truth, a) for s, a in zip(test, answers)])
+        return ap50([match_image(s.truth, a) for s, a in zip(test, answers, strict=True)])
 
     fused = pooled([fuse_calibrated(s.edge, s.cloud, fitted, s.view) for s in test])
     eq6 = pooled([ensemble(s.edge, s.cloud) for s in test])
     cloud = pooled([s.cloud for s in test])
     edge = pooled([s.edge for s in test])
     assert fused >= max(cloud, edge) and fused > eq6
-    # The edge's unmatched boxes were mostly false here: the fit learnt to distrust them.
-    assert fitted.groups["edge"].intercept < fitted.groups["matched"].intercept
+    assert fitted.provenance["held_out_ap50"]
+
+
+def test_a_calibrated_candidate_must_beat_the_simpler_ones_by_the_margin():
+    from hyperion_core.fuse.fit import TIE_MARGIN, candidates, describe
+
+    rng = np.random.default_rng(5)
+    samples = [replace(scene(rng), frame=k) for k in range(12)]
+    fitted = fit_fusion(samples, [(s.edge, s.truth) for s in samples])
+    tried = fitted.provenance["held_out_ap50"]
+    names = [describe(c) for c in candidates()]
+    assert list(tried) == names
+    # Replay the rule: walk the candidates in order, switching only on a clear gain.
+    best = names[0]
+    for name in names[1:]:
+        if tried[name] > tried[best] + TIE_MARGIN:
+            best = name
+    chosen = describe(fitted)
+    assert chosen == best
 
 
 def test_the_fit_is_deterministic_and_records_what_it_tried():
     rng = np.random.default_rng(3)
-    samples = [scene(rng) for _ in range(10)]
+    samples = [replace(scene(rng), frame=k) for k in range(10)]
     a = fit_fusion(samples, [(s.edge, s.truth) for s in samples], provenance={"frames": ["x"]})
     b = fit_fusion(samples, [(s.edge, s.truth) for s in samples], provenance={"frames": ["x"]})
     assert a == b
-    assert set(a.provenance["pooled_ap50_by_match_iou"]) == {"0.3", "0.4", "0.5", "0.6"}
+    assert len(a.provenance["held_out_ap50"]) == len(candidates())
     assert a.provenance["frames"] == ["x"]
     with pytest.raises(ValueError):
         fit_fusion([], [])

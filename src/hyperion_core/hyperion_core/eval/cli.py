@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit profiles, byte price, fusion and calibrations on one half of the "
                    "evaluated frames, score the other half, then swap (few labelled frames, "
                    "e.g. the real 4K track); --profiles is then not used")
+    p.add_argument("--byte-price", type=float, default=0.0,
+                   help="the scheduler's byte price, accuracy per MB (0: fill the budget, the "
+                   "paper and the node's default; negative: the profile's own price)")
     p.add_argument("--windows", type=int, default=1, help="windows (start times) per trace")
     p.add_argument("--chunk", type=int, default=20, help="consecutive frames per window")
     p.add_argument("--budget-ms", type=float, default=400.0, help="latency budget, ms")
@@ -152,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     links = load_links(args)
     cfg = EvalConfig(links=links, windows_per_trace=args.windows, chunk=args.chunk,
                      device=args.device_profile,
-                     settings=Settings(budget_s=args.budget_ms / 1e3),
+                     settings=Settings(budget_s=args.budget_ms / 1e3,
+                                       byte_price=None if args.byte_price < 0
+                                       else args.byte_price),
                      profiles_path=args.profiles, methods=tuple(args.methods),
                      v2_policies=v2_sweep() if args.v2_sweep else (), seed=args.seed,
                      jobs=args.jobs, cache_dir=args.cache_dir, reps=args.reps,

@@ -45,7 +45,8 @@ from hyperion_core.eval.remix import (
 from hyperion_core.eval.scoring import merge
 from hyperion_core.eval.timeline import FrameInputs
 from hyperion_core.fuse.boxes import Detections
-from hyperion_core.metrics.ap_matches import ap50, match_image
+from hyperion_core.fuse.calibrated import CalibratedFusion, calibrate_edge
+from hyperion_core.metrics.ap_matches import ImageMatches, ap50, match_image
 
 
 def _pooled_recall(references: Sequence[Detections], found: Sequence[Detections],
@@ -133,23 +134,35 @@ class EdgeRefiner:
         return jobs, plan_passes(blocks) * self.pass_s
 
 
-def refined_accuracy(refiner: EdgeRefiner, frames: Sequence[FrameInputs],
-                     references: Sequence[Detections], edges: Sequence[Detections],
-                     outputs: Callable[[list[Job]], list[Detections]], *, time_s: float
-                     ) -> float:
-    """AP50 of the refined edge answer pooled over calibration frames: what the scheduler
-    weighs an offload against when edge-only frames are refined.
+def refined_matches(refiner: EdgeRefiner, frames: Sequence[FrameInputs],
+                    references: Sequence[Detections], edges: Sequence[Detections],
+                    outputs: Callable[[list[Job]], list[Detections]], *, time_s: float,
+                    fusion: CalibratedFusion | None = None) -> list[ImageMatches]:
+    """Per frame, the refined edge answer matched against its reference.
 
     Args:
         refiner: the calibrated refiner.
-        frames, references, edges: per calibration frame, its inputs, reference boxes and
-            edge-stage detections.
+        frames, references, edges: per frame, its inputs, reference boxes and edge-stage
+            detections.
         outputs: runs (or reads) block jobs, returning their detections in order — the
             real passes, not an approximation: blocks cut objects at their borders.
-        time_s: time left for refining, seconds (below one pass: the edge stage's AP50).
+        time_s: time left for refining, seconds (below one pass: the edge stage's answer).
+        fusion: when given, the answer takes its edge-only scale, as Hyperion answers.
     """
     matches = []
     for frame, reference, edge in zip(frames, references, edges, strict=True):
         jobs, _ = refiner.jobs(frame, edge, time_s)
-        matches.append(match_image(reference, merge([edge, *outputs(jobs)])))
-    return float(ap50(matches))
+        answer = merge([edge, *outputs(jobs)])
+        if fusion is not None:
+            answer = calibrate_edge(answer, fusion)
+        matches.append(match_image(reference, answer))
+    return matches
+
+
+def refined_accuracy(refiner: EdgeRefiner, frames: Sequence[FrameInputs],
+                     references: Sequence[Detections], edges: Sequence[Detections],
+                     outputs: Callable[[list[Job]], list[Detections]], *, time_s: float,
+                     fusion: CalibratedFusion | None = None) -> float:
+    """AP50 of the refined edge answer pooled over ``frames`` (see :func:`refined_matches`)."""
+    return float(ap50(refined_matches(refiner, frames, references, edges, outputs,
+                                      time_s=time_s, fusion=fusion)))

@@ -76,6 +76,27 @@ def markdown_tables(results: dict) -> str:
             gaps = results.get(f"{key}_gaps", {}).get(name)
             if gaps:
                 parts += ["\nPaired over this scenario's runs:\n", gap_table(gaps, {})]
+    if "originals" in results:
+        o = results["originals"]
+        parts += ["\n### The models on the original frames (no network; AP50 [95% CI] over "
+                  "frames against the ground truth)\n", "| model | AP50 |", "|---|---|",
+                  f"| edge | {_ci(o['edge'])} |", f"| cloud | {_ci(o['cloud'])} |",
+                  f"| cloud − edge (paired) | {_ci(o['cloud_minus_edge'])} |"]
+        if "cloud_gain_realised" in o:
+            parts.append(f"\nShare of the cloud's gain Hyperion realises, (Hyperion − edge-only)"
+                         f" / (cloud − edge): {o['cloud_gain_realised']:.2f}")
+    if "fusion_losses" in results:
+        f = results["fusion_losses"]
+        parts.append(f"\nFused frames answered worse than the better of their two inputs (by "
+                     f"> 0.01 AP50 on the frame): {f['worse']} of {f['fused']} "
+                     f"({f['share']:.3f}); mean fused − max(edge, cloud) per fused frame "
+                     f"{f['mean_gap']:+.4f}.")
+    for name, fold in results.get("folds", {}).items():
+        parts += [f"\n### Cross-fit fold: {name} scored (frames {fold['scored_frames']}; "
+                  f"fitted on {fold['fitted_frames']}; byte price {fold['byte_price']:.4f}/MB, "
+                  f"fusion match IoU {fold['fusion_match_iou']})\n", method_table(fold["methods"])]
+        if fold.get("hyperion_minus"):
+            parts += ["\nPaired over this fold's runs:\n", gap_table(fold["hyperion_minus"], {})]
     if "human_labels" in results:
         parts.append("\n### Against human labels (hand-labelled 4K frames, constant uplinks; "
                      "AP50 [95% CI] over the 20 labelled frames)\n")

@@ -129,7 +129,7 @@ class Measurements:
         return [FusionSample(edge=self.edge_found[i], cloud=found[i],
                              view=CloudView(class_map=self.class_maps[i], qualities=q,
                                             downsample=d, patch=PATCH),
-                             truth=self.truth[i])
+                             truth=self.truth[i], frame=int(i))
                 for (q, d), found in zip(self.combos, self.cloud_found, strict=True)
                 for i in idx]
 

@@ -125,7 +125,7 @@ def fit_profiles(m: Measurements, cfg: ProfileConfig, *, qualities: tuple[int, .
     fusion = None
     if fuse:
         fusion = fit_fusion(m.fusion_samples(), list(zip(m.edge_found, m.truth, strict=True)),
-                            cloud_weight=cfg.fusion.cloud_weight, nms_iou=cfg.fusion.nms_iou,
+                            nms_iou=cfg.fusion.nms_iou,
                             provenance={"frames": [spec.describe() for spec in cfg.frames],
                                         "payloads": "the profiling design"})
         m = m.with_fusion(fusion)

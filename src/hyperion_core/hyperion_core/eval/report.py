@@ -261,6 +261,8 @@ def run_evaluation(cfg: EvalConfig, out: Path, *, sweeps: bool = True,
              for m, v in scores.items()}, budget_s=cfg.settings.budget_s, reps=cfg.reps)}
             for name, info in folds.items()}
         results["setup"]["cross_fit"] = "fit on one half of the frames, score the other, swap"  # type: ignore[index]
+    if "hyperion" in scores:
+        results["fusion_losses"] = fusion_losses(runs, prep, fusion)
     if cfg.ground_truth is not None:
         from hyperion_core.eval.crossfit_run import models_on_originals
 
@@ -282,6 +284,31 @@ def run_evaluation(cfg: EvalConfig, out: Path, *, sweeps: bool = True,
     (out / "results.md").write_text(markdown_tables(results))
     figures.write_all(results, dict(cfg.links), out)
     return results
+
+
+def fusion_losses(runs: list[Run], prep: Prepared, fusion: EnsembleConfig,
+                  method: str = "hyperion", tolerance: float = 0.01) -> dict[str, float]:
+    """How often a fused answer scores below the better of its two inputs on its frame
+    (single-frame AP50 against the frame's ground truth), warm-up frames included."""
+    from hyperion_core.eval.scoring import resolve
+    from hyperion_core.metrics.ap_matches import ap50, match_image
+
+    def frame_ap(truth: object, found: object) -> float:
+        value = float(ap50([match_image(truth, found)]))  # type: ignore[arg-type]
+        return 1.0 if np.isnan(value) else value  # no person, no box: nothing to lose
+
+    gaps = []
+    for run in runs:
+        for frame, outcome in zip(run.frames, run.outcomes[method], strict=True):
+            if outcome.answer != "fuse":
+                continue
+            truth = prep.references[frame]
+            fused = frame_ap(truth, resolve(outcome, prep.cache, run.fusion.get(method, fusion)))
+            inputs = [frame_ap(truth, prep.cache.get(j.key)) for j in outcome.jobs[:2]]
+            gaps.append(fused - max(inputs))
+    worse = int(sum(g < -tolerance for g in gaps))
+    return {"fused": len(gaps), "worse": worse, "share": worse / len(gaps) if gaps else 0.0,
+            "mean_gap": float(np.mean(gaps)) if gaps else 0.0}
 
 
 def time_series(run: Run, scores: dict[str, list[RunScores]]) -> dict[str, object]:

@@ -11,8 +11,9 @@ difference between two methods is a paired resample of the same runs.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -84,6 +85,7 @@ class RunScores:
         bytes_sent: per scored frame.
         answers: per scored frame, the answer kind (``None``: nothing delivered).
         predicted_bytes, real_bytes: per scored frame that was sent (Hyperion variants).
+        reasons: per scored frame answered by the edge, why the cloud did not contribute.
     """
 
     matches: list[ImageMatches]
@@ -92,6 +94,7 @@ class RunScores:
     answers: list[str | None]
     predicted_bytes: np.ndarray
     real_bytes: np.ndarray
+    reasons: list[str] = field(default_factory=list)
 
 
 def score_run(outcomes: Sequence[Outcome], references: Sequence[Detections], *,
@@ -108,7 +111,16 @@ def score_run(outcomes: Sequence[Outcome], references: Sequence[Detections], *,
         answers=[outcomes[i].answer for i in kept],
         predicted_bytes=np.array([outcomes[i].predicted_bytes for i in sent]),
         real_bytes=np.array([outcomes[i].real_bytes for i in sent]),
+        reasons=[_reason_kind(outcomes[i].reason) for i in kept
+                 if outcomes[i].answer == "edge"],
     )
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its numbers ("payload 81234 B over budget 60000 B" → "payload over
+    budget"), so that reasons can be counted."""
+    words = [w for w in reason.split() if not any(ch.isdigit() for ch in w) and w != "B"]
+    return " ".join(words) or "unspecified"
 
 
 def _pooled(runs: Sequence[RunScores], pick: Callable[[RunScores], np.ndarray]
@@ -149,6 +161,7 @@ def summarise(runs: Sequence[RunScores], *, budget_s: float, reps: int = 500, se
         "edge_answer_ratio": float(np.mean([a == "edge" for r in runs for a in r.answers])),
         "frames": len(latency),
         "runs": n,
+        "edge_reasons": dict(Counter(r for run in runs for r in run.reasons).most_common()),
     }
     predicted = np.concatenate([r.predicted_bytes for r in runs])
     real = np.concatenate([r.real_bytes for r in runs])

@@ -42,7 +42,8 @@ class Settings:
         warmup_frames: frames at the start of every run that are not scored.
         max_wait_s: a baseline gives a frame up after waiting this long for the link.
         size_safety: the scheduler's size margin; ``None``: from the size profile.
-        byte_price: the scheduler's byte price; ``None``: the profile's.
+        byte_price: the scheduler's byte price; ``None``: the profile's; 0 (default): fill
+            the budget (the paper; see the scheduler node).
         size_correction_window: frames the closed-loop size correction remembers.
     """
 
@@ -56,7 +57,7 @@ class Settings:
     warmup_frames: int = 3
     max_wait_s: float = 30.0
     size_safety: float | None = None
-    byte_price: float | None = None
+    byte_price: float | None = 0.0
     size_correction_window: int = 5
 
 

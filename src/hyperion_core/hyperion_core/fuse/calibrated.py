@@ -1,5 +1,4 @@
-"""Fusion on one confidence scale: every box of an answer scored by its probability of being
-right, as measured on labelled profiling frames.
+"""Fitted fusion: Eq. 6's job done with what labelled profiling frames show.
 
 Eq. 6 averages an edge and a cloud confidence as if both were on one scale. They are not:
 two models, two inputs (the edge's half-resolution frame, the cloud's re-encoded one at the
@@ -7,9 +6,19 @@ quality the scheduler chose there), different slicing. A weighted mean of them, 
 the mix, rank boxes arbitrarily; and every unmatched edge box kept at its own confidence
 lets the edge's false positives into an answer the cloud looked at more closely.
 
-Here each box of an answer falls into a *group*, and a logistic model of that group maps the
-box's features to the probability that it is a true positive (fitted by
-:mod:`hyperion_core.fuse.fit` on frames the evaluation never scores):
+Two modes, fitted and chosen by :mod:`hyperion_core.fuse.fit` on frames the evaluation never
+scores:
+
+**cloud_first** keeps the cloud's answer as it is (boxes, confidences, ranking) and adds,
+below every cloud box, the edge's boxes that no cloud box matched *where the cloud saw the
+frame poorly*: regions it received at JPEG quality <= ``edge_keep_quality`` or downsampled
+(re-classing sends what the edge is sure of at low quality on purpose). Their confidence is
+scaled by ``tail_scale`` (<= the cloud detector's score threshold), so they rank after every
+cloud box of every frame: appended after a ranking, boxes can only add recall, and a frame's
+fused answer never scores below the cloud's alone.
+
+**calibrated**: each box of an answer falls into a *group*, and a logistic model of that
+group maps the box's features to the probability that it is a true positive:
 
 - ``matched``: an edge box and a cloud box of one object (same class, IoU >= ``match_iou``,
   one-to-one as in :func:`~hyperion_core.fuse.ensemble.match_boxes`); features: both
@@ -22,7 +31,9 @@ box's features to the probability that it is a true positive (fitted by
 Coordinates of a matched pair are Eq. 6's weighted mean (``cloud_weight``). After scoring,
 class-aware NMS at ``nms_iou``. Where the cloud saw a region at high quality its boxes earn
 more trust and the edge's unmatched ones less; at low quality or downsampled, the reverse —
-whatever the profiling frames show.
+whatever the profiling frames show. Measured on real 4K frames, six frames were too few for
+these models to rank better than the cloud's own confidences: the fit then picks
+cloud_first (docs/eval/real4k).
 """
 
 from __future__ import annotations
@@ -38,15 +49,16 @@ from hyperion_core.fuse.ensemble import match_boxes
 
 #: Feature names of each group, in the order of a model's weights.
 GROUP_FEATURES: dict[str, tuple[str, ...]] = {
-    "matched": ("edge_logit", "cloud_logit", "quality", "downsample_log2", "log_height"),
-    "cloud": ("cloud_logit", "quality", "downsample_log2", "log_height"),
-    "edge": ("edge_logit", "quality", "downsample_log2", "log_height"),
-    "edge_alone": ("edge_logit", "log_height"),
+    "matched": ("edge_logit", "cloud_logit"),
+    "cloud": ("cloud_logit", "quality", "downsample_log2"),
+    "edge": ("edge_logit", "quality", "downsample_log2"),
+    "edge_alone": ("edge_logit",),
 }
 #: Confidences are clipped to [EPS, 1 - EPS] before the logit.
 EPS = 1e-4
 #: Box heights are measured against this many pixels (log_height = log(height / REF)).
 REFERENCE_HEIGHT_PX = 64.0
+MODES = ("cloud_first", "calibrated")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,14 +84,22 @@ class CalibratedFusion:
     """A fitted fusion.
 
     Args:
-        groups: a :class:`LogisticMap` per group of :data:`GROUP_FEATURES`.
+        mode: one of :data:`MODES` (see the module docstring).
+        groups: ``calibrated``: a :class:`LogisticMap` per group of :data:`GROUP_FEATURES`.
+        edge_keep_quality: ``cloud_first``: unmatched edge boxes are kept where the cloud saw
+            JPEG quality <= this (0: only downsampled regions; 100: everywhere), in [0, 100].
+        tail_scale: ``cloud_first``: kept edge boxes' confidences are multiplied by this,
+            in [0, 1]; at most the cloud detector's score threshold.
         match_iou: IoU for an edge and a cloud box to be one object, in [0, 1].
         cloud_weight: ``w_c`` of a matched pair's coordinates (Eq. 6), in [0, 1].
         nms_iou: class-aware NMS over the scored answer, in [0, 1].
         provenance: how and on what it was fitted (frames, counts, the fit's own scores).
     """
 
-    groups: Mapping[str, LogisticMap]
+    mode: str = "calibrated"
+    groups: Mapping[str, LogisticMap] = field(default_factory=dict)
+    edge_keep_quality: int = 0
+    tail_scale: float = 0.1
     match_iou: float = 0.5
     cloud_weight: float = 0.6
     nms_iou: float = 0.5
@@ -154,24 +174,25 @@ def group_boxes(edge: Detections, cloud: Detections, view: CloudView, *, match_i
              "edge": edge.boxes[edge_left]}
     labels = {"matched": cloud.labels[c_idx], "cloud": cloud.labels[cloud_left],
               "edge": edge.labels[edge_left]}
+    columns = {"matched": {"edge_logit": _logit(edge.scores[e_idx]),
+                           "cloud_logit": _logit(cloud.scores[c_idx])},
+               "cloud": {"cloud_logit": _logit(cloud.scores[cloud_left])},
+               "edge": {"edge_logit": _logit(edge.scores[edge_left])}}
     features = {}
-    q, d = view.at(c_box)
-    features["matched"] = np.column_stack([_logit(edge.scores[e_idx]),
-                                           _logit(cloud.scores[c_idx]), q, d,
-                                           _log_height(matched)])
-    q, d = view.at(boxes["cloud"])
-    features["cloud"] = np.column_stack([_logit(cloud.scores[cloud_left]), q, d,
-                                         _log_height(boxes["cloud"])])
-    q, d = view.at(boxes["edge"])
-    features["edge"] = np.column_stack([_logit(edge.scores[edge_left]), q, d,
-                                        _log_height(boxes["edge"])])
+    for group, named in columns.items():
+        q, d = view.at(boxes[group])
+        named.update(quality=q, downsample_log2=d, log_height=_log_height(boxes[group]))
+        features[group] = np.column_stack([named[f] for f in GROUP_FEATURES[group]]
+                                          ).reshape(-1, len(GROUP_FEATURES[group]))
     return Grouped(boxes=boxes, labels=labels, features=features)
 
 
 def edge_alone_features(edge: Detections) -> np.ndarray:
-    """``(N, 2)`` features of an edge-only answer's boxes."""
-    boxes = edge.boxes.reshape(-1, 4)
-    return np.column_stack([_logit(edge.scores), _log_height(boxes)])
+    """``(N, F)`` features of an edge-only answer's boxes."""
+    named = {"edge_logit": _logit(edge.scores),
+             "log_height": _log_height(edge.boxes.reshape(-1, 4))}
+    return np.column_stack([named[f] for f in GROUP_FEATURES["edge_alone"]]
+                           ).reshape(-1, len(GROUP_FEATURES["edge_alone"]))
 
 
 def _scored(boxes: list[np.ndarray], scores: list[np.ndarray], labels: list[np.ndarray],
@@ -196,6 +217,8 @@ def fuse_calibrated(edge: Detections, cloud: Detections, fusion: CalibratedFusio
     Returns:
         New detections, scores = probabilities, sorted by descending score after NMS.
     """
+    if fusion.mode == "cloud_first":
+        return cloud_first(edge, cloud, fusion, view)
     grouped = group_boxes(edge, cloud, view, match_iou=fusion.match_iou,
                           cloud_weight=fusion.cloud_weight)
     names = ("matched", "cloud", "edge")
@@ -204,9 +227,24 @@ def fuse_calibrated(edge: Detections, cloud: Detections, fusion: CalibratedFusio
                    [grouped.labels[g] for g in names], fusion.nms_iou)
 
 
+def cloud_first(edge: Detections, cloud: Detections, fusion: CalibratedFusion,
+                view: CloudView) -> Detections:
+    """The cloud's answer, then the unmatched edge boxes where the cloud saw poorly, below
+    it (see the module docstring)."""
+    e_idx, _ = match_boxes(edge, cloud, fusion.match_iou)
+    left = np.ones(len(edge), bool)
+    left[e_idx] = False
+    quality, down = view.at(edge.boxes)
+    left &= (quality * 100 <= fusion.edge_keep_quality + 1e-9) | (down > 0)
+    tail = edge.select(left)
+    return _scored([cloud.boxes, tail.boxes], [cloud.scores, tail.scores * fusion.tail_scale],
+                   [cloud.labels, tail.labels], fusion.nms_iou)
+
+
 def calibrate_edge(edge: Detections, fusion: CalibratedFusion) -> Detections:
-    """An edge-only answer on the same scale as fused ones (boxes unchanged, rescored)."""
-    if len(edge) == 0:
+    """An edge-only answer on the same scale as fused ones (boxes unchanged, rescored;
+    unchanged in ``cloud_first`` mode, whose scale is the detectors' own)."""
+    if len(edge) == 0 or fusion.mode != "calibrated":
         return edge
     scores = fusion.groups["edge_alone"].probability(edge_alone_features(edge))
     order = np.argsort(-scores, kind="stable")
@@ -234,15 +272,31 @@ def fusion_from_dict(doc: Mapping[str, object], *, source: str = "fusion") -> Ca
     """
     if not isinstance(doc, Mapping):
         raise ValueError(f"{source}: expected a mapping, got {type(doc).__name__}")
-    known = {"groups", "match_iou", "cloud_weight", "nms_iou", "provenance"}
+    known = {"mode", "groups", "edge_keep_quality", "tail_scale", "match_iou", "cloud_weight",
+             "nms_iou", "provenance"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {unknown}; known: {sorted(known)}")
-    for key in ("groups", "match_iou", "cloud_weight", "nms_iou"):
+    mode = doc.get("mode")
+    if mode not in MODES:
+        raise ValueError(f"{source}: mode must be one of {MODES}, got {mode!r}")
+    needed = ("match_iou", "cloud_weight", "nms_iou") + (
+        ("groups",) if mode == "calibrated" else ("edge_keep_quality", "tail_scale"))
+    for key in needed:
         if key not in doc:
             raise ValueError(f"{source}: missing key {key!r}")
     scalars = {key: _unit(doc[key], f"{source}: {key}")
                for key in ("match_iou", "cloud_weight", "nms_iou")}
+    provenance = doc.get("provenance", {})
+    provenance = provenance if isinstance(provenance, Mapping) else {}
+    if mode == "cloud_first":
+        keep = doc["edge_keep_quality"]
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= 100:
+            raise ValueError(f"{source}: edge_keep_quality: must be an integer in [0, 100], "
+                             f"got {keep!r}")
+        return CalibratedFusion(mode=mode, edge_keep_quality=keep,
+                                tail_scale=_unit(doc["tail_scale"], f"{source}: tail_scale"),
+                                provenance=provenance, **scalars)
     groups_doc = doc["groups"]
     if not isinstance(groups_doc, Mapping):
         raise ValueError(f"{source}: 'groups' must map group names to models")
@@ -269,22 +323,24 @@ def fusion_from_dict(doc: Mapping[str, object], *, source: str = "fusion") -> Ca
             raise ValueError(f"{where}: intercept and weights must be finite numbers")
         groups[name] = LogisticMap(intercept=float(model["intercept"]),
                                    weights=tuple(float(w) for w in weights))
-    provenance = doc.get("provenance", {})
-    return CalibratedFusion(groups=groups, **scalars,
-                            provenance=provenance if isinstance(provenance, Mapping) else {})
+    return CalibratedFusion(mode=mode, groups=groups, provenance=provenance, **scalars)
 
 
 def fusion_to_dict(fusion: CalibratedFusion) -> dict[str, object]:
     """The document :func:`fusion_from_dict` reads (plain floats: the YAML is exact)."""
-    return {
-        "match_iou": float(fusion.match_iou), "cloud_weight": float(fusion.cloud_weight),
-        "nms_iou": float(fusion.nms_iou),
-        "groups": {name: {"features": list(GROUP_FEATURES[name]),
-                          "intercept": float(m.intercept),
-                          "weights": [float(w) for w in m.weights]}
-                   for name, m in fusion.groups.items()},
-        "provenance": dict(fusion.provenance),
-    }
+    doc: dict[str, object] = {
+        "mode": fusion.mode, "match_iou": float(fusion.match_iou),
+        "cloud_weight": float(fusion.cloud_weight), "nms_iou": float(fusion.nms_iou),
+        "provenance": dict(fusion.provenance)}
+    if fusion.mode == "calibrated":
+        doc["groups"] = {name: {"features": list(GROUP_FEATURES[name]),
+                                "intercept": float(m.intercept),
+                                "weights": [float(w) for w in m.weights]}
+                         for name, m in fusion.groups.items()}
+    else:
+        doc.update(edge_keep_quality=int(fusion.edge_keep_quality),
+                   tail_scale=float(fusion.tail_scale))
+    return doc
 
 
 def read_fusion(path: Path | str) -> CalibratedFusion:
@@ -312,6 +368,7 @@ def write_fusion(path: Path | str, fusion: CalibratedFusion) -> None:
     Path(path).write_text(yaml.safe_dump(fusion_to_dict(fusion), sort_keys=True))
 
 
-__all__ = ["GROUP_FEATURES", "CalibratedFusion", "CloudView", "LogisticMap", "calibrate_edge",
+__all__ = ["GROUP_FEATURES", "MODES", "CalibratedFusion", "CloudView", "LogisticMap",
+           "calibrate_edge", "cloud_first",
            "edge_alone_features", "fuse_calibrated", "fusion_from_dict", "fusion_to_dict",
            "group_boxes", "read_fusion", "write_fusion"]
