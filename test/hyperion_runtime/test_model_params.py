@@ -27,6 +27,8 @@ def test_scorer_defaults_are_the_core_importance_defaults():
     assert p["importance_source"] == core.source
     assert tuple(p["hybrid_weights"]) == core.weights
     assert p["objectness_floor"] == core.objectness_floor
+    assert p["objectness_max_height"] == core.objectness_max_height
+    assert p["objectness_cap_below"] == core.objectness_cap_below
     assert (p["token_rows"], p["token_cols"]) == get_spec("scorer").token_grid
 
 

@@ -50,6 +50,12 @@ PARAMS = (
                           "edge_objectness (ViT maps as rank percentiles) [-]"),
     ParamSpec(name="objectness_floor", default=0.0, low=0.0, high=1.0,
               description="edge detections below this confidence give no objectness [0-1]"),
+    ParamSpec(name="objectness_max_height", default=1.0, low=0.0, high=1.0,
+              description="edge detections below objectness_cap_below taller than this "
+                          "share of the frame height give no objectness; 1 = no cap "
+                          "[frame heights]"),
+    ParamSpec(name="objectness_cap_below", default=0.1, low=0.0, high=1.0,
+              description="confidence below which objectness_max_height applies [0-1]"),
     ParamSpec(name="token_rows", default=24, low=1, high=74,
               description="ViT token grid rows the frame is resized to [tokens]"),
     ParamSpec(name="token_cols", default=42, low=1, high=132,
@@ -88,7 +94,9 @@ class ScorerNode(HyperionNode):
         try:
             self._importance = ImportanceConfig(
                 source=p["importance_source"], weights=tuple(p["hybrid_weights"]),
-                objectness_floor=p["objectness_floor"])
+                objectness_floor=p["objectness_floor"],
+                objectness_max_height=p["objectness_max_height"],
+                objectness_cap_below=p["objectness_cap_below"])
         except ValueError as err:
             raise ParameterError(f"parameter hybrid_weights={p['hybrid_weights']} not "
                                  f"allowed: {err}") from err
