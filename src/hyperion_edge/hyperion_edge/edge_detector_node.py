@@ -33,7 +33,7 @@ from hyperion_runtime.worker import BoundedWorker
 PARAMS = (
     ParamSpec(name="queue_depth", default=1, low=1, high=64,
               description="frames waiting for the detector; 1 = latest wins [frames]"),
-    ParamSpec(name="backend", default="nanodet", choices=DETECTOR_BACKENDS,
+    ParamSpec(name="backend", default="centernet", choices=DETECTOR_BACKENDS,
               description="detector model: NanoDet-m, CenterNet-MBv3, both fused (pair), or "
                           "the fall-detection YOLOv8s (AGPL-3.0, person only) [-]"),
     ParamSpec(name="classes", default=["person"],

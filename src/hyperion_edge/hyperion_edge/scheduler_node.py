@@ -100,8 +100,8 @@ PARAMS = (
               description="knapsack capacity units; finer is slower [units]"),
     ParamSpec(name="profiles_file", default="",
               description="size/accuracy profiles YAML (hyperion_core.schedule.profiles); "
-                          "'' = the profiles shipped with hyperion_core (3 classes; a "
-                          "built-in prior for other class counts) [path]"),
+                          "'' = the profiles shipped with hyperion_core, fitted on real 4K "
+                          "frames (3 classes; a built-in prior for other class counts) [path]"),
     ParamSpec(name="bandwidth_prior_bps", default=100.0e6, low=0.0, high=1.0e11,
               description="uplink estimate while the link is up without samples [bit/s]",
               read_only=False),
