@@ -237,7 +237,7 @@ class PoolService:
     def stats_locked(self) -> dict[str, object]:
         """Counters, workers and backlog (call with the lock held, or via :meth:`stats`)."""
         return {**asdict(self._dispatcher.counters), "workers": self._dispatcher.workers(),
-                "waiting": self._dispatcher.queue.waiting(),
+                "stuck": self._dispatcher.stuck(), "waiting": self._dispatcher.queue.waiting(),
                 "running": self._dispatcher.running()}
 
     def stats(self) -> dict[str, object]:
