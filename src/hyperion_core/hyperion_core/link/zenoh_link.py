@@ -35,6 +35,11 @@ from hyperion_core.link.token_bucket import TokenBucket
 _ATT = struct.Struct(">QQ")
 _ATT_DEADLINE = struct.Struct(">QQQ")
 DELAY = struct.Struct(">d")
+#: zenoh's own default lease, seconds.
+DEFAULT_LEASE_S = 10.0
+#: Shorter than half a second, keep-alives every 125 ms or less: a loaded host misses
+#: them and loses healthy connections; longer than an hour, a dead end is never noticed.
+LEASE_RANGE_S = (0.5, 3600.0)
 PayloadCallback = Callable[[int, bytes], None]
 
 
@@ -55,6 +60,10 @@ class LinkConfig:
         tls_key: this end's private key (PEM path).
         tls_mutual: require client certificates (mutual TLS).
         max_samples: throughput samples kept, newest last.
+        lease_s: this end's zenoh lease, announced to the other end: with no message
+            (keep-alives go out every quarter of it) for this long, the other end closes
+            the connection, and a router deletes this end's liveliness tokens (how the
+            pool notices a frozen worker) [s, LEASE_RANGE_S].
     """
 
     mode: str = "peer"
@@ -69,8 +78,12 @@ class LinkConfig:
     tls_key: str | None = None
     tls_mutual: bool = False
     max_samples: int = 256
+    lease_s: float = DEFAULT_LEASE_S
 
     def __post_init__(self) -> None:
+        low, high = LEASE_RANGE_S
+        if not low <= self.lease_s <= high:
+            raise ValueError(f"lease_s must be in [{low}, {high}] s, got {self.lease_s}")
         if self.mode not in ("peer", "client"):
             raise ValueError(f"mode must be 'peer' or 'client', got {self.mode!r}")
         if not self.connect and not self.listen:
@@ -88,6 +101,7 @@ class LinkConfig:
         # Gossip would let a peer learn other peers from the ones it meets and connect to
         # them: an edge could end up talking to a cloud it was never configured for.
         conf.insert_json5("scouting/gossip/enabled", json.dumps(self.multicast_scouting))
+        conf.insert_json5("transport/link/tx/lease", json.dumps(round(self.lease_s * 1000)))
         tls: dict[str, object] = {}
         if self.tls_ca:
             tls["root_ca_certificate"] = self.tls_ca
