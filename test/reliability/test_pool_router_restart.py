@@ -19,6 +19,7 @@ an event. Restart → first fused answer is printed (``-s``), and measured in
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -70,3 +71,34 @@ def test_router_killed_and_restarted_edges_answer_every_frame_and_offload_again(
         first_fused.append(min(after) - restarted_s)
     print(f"restart -> first fused answer per edge: {[round(s, 2) for s in first_fused]} s")
     assert stats["received"] > 0 and stats["answered"] > 0, stats
+
+
+def test_the_queue_delay_of_a_lost_router_is_forgotten():
+    """A pool without workers publishes a growing delay; once its router dies, the edge's
+    delay is 0 again: the next router publishes its own only after a frame, and a stale
+    long delay would keep the edge's scheduler from ever sending it one."""
+    from hyperion_core.link.zenoh_link import EdgeLink, LinkConfig
+
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    delays: list[float] = []
+    cond = threading.Condition()
+
+    def on_delay(delay_s: float) -> None:
+        with cond:
+            delays.append(delay_s)
+            cond.notify_all()
+
+    config = LinkConfig(mode="client", connect=(endpoint,),
+                        key_prefix="hyperion/pool/edge/cam-a")
+    with Processes() as procs:
+        router = procs.router(endpoint, ROUTER_CONFIG)
+        with EdgeLink(config=config, on_queue_delay=on_delay) as link:
+            assert link.wait_connected(30.0)
+            link.send(b"frame", deadline_in_s=60.0)  # queued: the pool has no worker
+            with cond:
+                assert cond.wait_for(lambda: delays and delays[-1] > 0.5, timeout=30), delays
+            router.kill()
+            router.wait(timeout=10)
+            with cond:
+                assert cond.wait_for(lambda: delays[-1] == 0.0, timeout=30), delays[-5:]
+            assert not link.wait_connected(0.0)

@@ -212,7 +212,8 @@ class EdgeLink:
                 the shaper's trace (the wait counts in the measured transfer time).
             on_sample: called with each new :class:`ThroughputSample` (e.g. an estimator).
             on_queue_delay: called with each queue delay a shared detector pool publishes
-                for this edge, seconds (never called when the cloud is a single cloud_link).
+                for this edge, seconds, and with 0 when the pool is lost (the link goes
+                down); never called with a delay when the cloud is a single cloud_link.
         """
         self._cfg = config
         self._on_reply = on_reply
@@ -241,8 +242,13 @@ class EdgeLink:
     def _handle_matching(self, status: zenoh.MatchingStatus) -> None:
         if status.matching:
             self._matched.set()
-        else:
-            self._matched.clear()
+            return
+        self._matched.clear()
+        if self._on_queue_delay is not None:
+            # The delay was the lost pool's. The next one (a restarted router's, or the
+            # second router's after a failover) publishes its own only once this edge has
+            # sent it a frame, and a stale long delay would keep the edge from ever doing so.
+            self._on_queue_delay(0.0)
 
     def wait_connected(self, timeout_s: float | None = None) -> bool:
         """Wait until a cloud subscribes to the uplink; True if it did in time."""
