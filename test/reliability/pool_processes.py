@@ -6,8 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from hyperion.session import free_port
@@ -91,33 +89,6 @@ def report(proc: subprocess.Popen, timeout_s: float = 300.0) -> dict:
     return json.loads(lines[-1])
 
 
-def pool_stats(endpoint: str, until: Callable[[dict], bool] = lambda _: True,
-               timeout_s: float = 60.0) -> dict:
-    """The first ``hyperion/pool/stats`` sample (every 0.2 s) that satisfies ``until``.
-
-    Read by a client session of the test, opened for this call (a router restarted since
-    the last call is found again). Raises AssertionError with the last sample on timeout.
-    """
-    import zenoh
-
-    from hyperion_core.link.zenoh_link import LinkConfig
-
-    conf = LinkConfig(mode="client", connect=(endpoint,)).to_zenoh()
-    last: dict | None = None
-    deadline = time.monotonic() + timeout_s
-    with zenoh.open(conf) as session:
-        sub = session.declare_subscriber("hyperion/pool/stats")
-        while time.monotonic() < deadline:
-            sample = sub.try_recv()
-            if sample is None:
-                time.sleep(0.05)
-                continue
-            last = json.loads(sample.payload.to_bytes())
-            if until(last):
-                return last
-    raise AssertionError(f"pool stats never matched in {timeout_s} s; last: {last}")
-
-
 def wait_for_starts(worker: subprocess.Popen, count: int) -> None:
     """Read a worker's stdout (``--announce-jobs``) until it has started ``count`` more jobs."""
     for _ in range(count):
@@ -125,5 +96,5 @@ def wait_for_starts(worker: subprocess.Popen, count: int) -> None:
         assert line.startswith("START"), line
 
 
-__all__ = ["ROUTER_CONFIG", "Processes", "free_port", "go", "pool_stats", "report", "stop",
+__all__ = ["ROUTER_CONFIG", "Processes", "free_port", "go", "report", "stop",
            "wait_for_starts"]

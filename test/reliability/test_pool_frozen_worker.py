@@ -26,12 +26,13 @@ import pytest
 
 pytest.importorskip("zenoh")
 
+from hyperion_core.link.pool_service import wait_for_stats
+
 from .pool_processes import (
     ROUTER_CONFIG,
     Processes,
     free_port,
     go,
-    pool_stats,
     report,
     wait_for_starts,
 )
@@ -71,12 +72,12 @@ def test_worker_frozen_past_its_lease_has_its_frame_redispatched():
         wait_for_starts(frozen, 2)
         os.kill(frozen.pid, signal.SIGSTOP)
         try:
-            gone = pool_stats(endpoint, lambda s: s["workers"] == ["w2"])
+            gone = wait_for_stats(endpoint, lambda s: s["workers"] == ["w2"])
         finally:
             os.kill(frozen.pid, signal.SIGCONT)
         assert gone["redispatched"] >= 1, gone
         reports = [report(proc) for proc in edges]
-        back = pool_stats(endpoint, lambda s: sorted(s["workers"]) == ["w1", "w2"])
+        back = wait_for_stats(endpoint, lambda s: sorted(s["workers"]) == ["w1", "w2"])
     assert check_once(reports) == []
     assert back["answered"] == len(EDGES) * FRAMES, back
 
@@ -89,10 +90,10 @@ def test_worker_frozen_within_its_lease_costs_one_frame_and_its_late_answer_is_d
         os.kill(frozen.pid, signal.SIGSTOP)
         try:
             reports = [report(proc) for proc in edges]
-            during = pool_stats(endpoint)
+            during = wait_for_stats(endpoint)
         finally:
             os.kill(frozen.pid, signal.SIGCONT)
-        after = pool_stats(endpoint, lambda s: s["stale_answers"] >= 1 and not s["stuck"])
+        after = wait_for_stats(endpoint, lambda s: s["stale_answers"] >= 1 and not s["stuck"])
     # The frame w1 held is the one frame its edge answered alone.
     assert len(check_once(reports)) == 1, reports
     assert during["stuck"] == ["w1"] and sorted(during["workers"]) == ["w1", "w2"], during

@@ -26,7 +26,9 @@ import pytest
 
 pytest.importorskip("zenoh")
 
-from .pool_processes import ROUTER_CONFIG, Processes, free_port, go, pool_stats, report
+from hyperion_core.link.pool_service import wait_for_stats
+
+from .pool_processes import ROUTER_CONFIG, Processes, free_port, go, report
 
 EDGES = ("cam-a", "cam-b", "cam-c")
 FPS = 2.0
@@ -46,7 +48,7 @@ def test_router_killed_and_restarted_edges_answer_every_frame_and_offload_again(
                             "--linger-s", "2")
                  for name in EDGES]
         go(edges)
-        pool_stats(endpoint, lambda s: s["answered"] >= 30)
+        wait_for_stats(endpoint, lambda s: s["answered"] >= 30)
         killed_s = time.monotonic()
         router.kill()
         router.wait(timeout=10)
@@ -54,7 +56,7 @@ def test_router_killed_and_restarted_edges_answer_every_frame_and_offload_again(
         restarted_s = time.monotonic()
         procs.router(endpoint, ROUTER_CONFIG)
         reports = [report(proc) for proc in edges]
-        stats = pool_stats(endpoint, lambda s: sorted(s["workers"]) == ["w1", "w2"])
+        stats = wait_for_stats(endpoint, lambda s: sorted(s["workers"]) == ["w1", "w2"])
     first_fused = []
     for name, got in zip(EDGES, reports, strict=True):
         sent_at = got["sent_at_s"]

@@ -16,12 +16,13 @@ import pytest
 
 pytest.importorskip("zenoh")
 
+from hyperion_core.link.pool_service import wait_for_stats
+
 from .pool_processes import (
     ROUTER_CONFIG,
     Processes,
     free_port,
     go,
-    pool_stats,
     report,
     wait_for_starts,
 )
@@ -46,7 +47,7 @@ def test_a_killed_worker_loses_no_frame_and_duplicates_none():
         doomed.kill()
         doomed.wait(timeout=10)
         reports = [report(proc) for proc in edges]
-        stats = pool_stats(endpoint)
+        stats = wait_for_stats(endpoint)
     for name, got in zip(EDGES, reports, strict=True):
         assert got["name"] == name
         assert got["answers"] == {str(i): 1 for i in range(FRAMES)}, got

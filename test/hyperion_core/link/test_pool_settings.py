@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,15 @@ def test_lease_out_of_range_is_refused_naming_it(lease_s):
         LinkConfig(connect=("tcp/127.0.0.1:1",), lease_s=lease_s)
 
 
-def test_lease_reaches_the_zenoh_config_in_milliseconds():
-    conf = LinkConfig(connect=("tcp/127.0.0.1:1",), lease_s=2.5).to_zenoh()
+def test_lease_and_reconnect_period_reach_the_zenoh_config_in_milliseconds():
+    conf = LinkConfig(connect=("tcp/127.0.0.1:1",), lease_s=2.5,
+                      reconnect_period_s=0.5).to_zenoh()
     assert conf.get_json("transport/link/tx/lease") == "2500"
+    retry = json.loads(conf.get_json("connect/retry"))
+    assert retry["period_init_ms"] == retry["period_max_ms"] == 500
+
+
+@pytest.mark.parametrize("period_s", [0.0, 61.0, float("nan")])
+def test_reconnect_period_out_of_range_is_refused_naming_it(period_s):
+    with pytest.raises(ValueError, match=r"reconnect_period_s must be in \[0.1, 60.0\] s"):
+        LinkConfig(connect=("tcp/127.0.0.1:1",), reconnect_period_s=period_s)

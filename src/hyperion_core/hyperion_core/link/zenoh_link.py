@@ -64,6 +64,9 @@ class LinkConfig:
             (keep-alives go out every quarter of it) for this long, the other end closes
             the connection, and a router deletes this end's liveliness tokens (how the
             pool notices a frozen worker) [s, LEASE_RANGE_S].
+        reconnect_period_s: a client whose router is gone tries its ``connect`` endpoints
+            again every this long, at a steady pace (zenoh's own backs off to 4 s, which
+            alone could take a restarted router's edges 4 s to find it) [s, 0.1-60].
     """
 
     mode: str = "peer"
@@ -79,11 +82,15 @@ class LinkConfig:
     tls_mutual: bool = False
     max_samples: int = 256
     lease_s: float = DEFAULT_LEASE_S
+    reconnect_period_s: float = 1.0
 
     def __post_init__(self) -> None:
         low, high = LEASE_RANGE_S
         if not low <= self.lease_s <= high:
             raise ValueError(f"lease_s must be in [{low}, {high}] s, got {self.lease_s}")
+        if not 0.1 <= self.reconnect_period_s <= 60.0:
+            raise ValueError(f"reconnect_period_s must be in [0.1, 60.0] s, got "
+                             f"{self.reconnect_period_s}")
         if self.mode not in ("peer", "client"):
             raise ValueError(f"mode must be 'peer' or 'client', got {self.mode!r}")
         if not self.connect and not self.listen:
@@ -102,6 +109,10 @@ class LinkConfig:
         # them: an edge could end up talking to a cloud it was never configured for.
         conf.insert_json5("scouting/gossip/enabled", json.dumps(self.multicast_scouting))
         conf.insert_json5("transport/link/tx/lease", json.dumps(round(self.lease_s * 1000)))
+        period_ms = round(self.reconnect_period_s * 1000)
+        conf.insert_json5("connect/retry", json.dumps(
+            {"period_init_ms": period_ms, "period_max_ms": period_ms,
+             "period_increase_factor": 1}))
         tls: dict[str, object] = {}
         if self.tls_ca:
             tls["root_ca_certificate"] = self.tls_ca
