@@ -12,7 +12,7 @@ runs it on the router's own session (:mod:`hyperion_core.link.pool_router`). Key
   scheduler adds to its cloud time;
 - ``<root>/worker/<id>``: a worker's liveliness token: it is alive while the token is;
   zenoh deletes it when the worker's session closes or its connection drops (a killed
-  process at once; a frozen host after the lease, 10 s by default);
+  process at once; a frozen one after its lease, the worker's ``--lease-s``);
 - ``<root>/worker/<id>/job`` (pool → worker, attachment: job id, uint64),
   ``<root>/worker/<id>/done`` (worker → pool, the answer; attachment: the job id) and
   ``<root>/worker/<id>/failed`` (worker → pool: it could not answer that job; empty
