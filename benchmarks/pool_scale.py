@@ -39,7 +39,8 @@ from hyperion.session import free_port
 ROUTER_CONFIG = Path(__file__).resolve().parents[1] / "config" / "router.yaml"
 
 
-def _start(module: str, *args: str) -> subprocess.Popen:
+def start_process(module: str, *args: str) -> subprocess.Popen:
+    """``python -m module args``, once it has printed its READY line."""
     proc = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
@@ -49,7 +50,8 @@ def _start(module: str, *args: str) -> subprocess.Popen:
     return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -64,17 +66,17 @@ def run_once(*, edges: int, workers: int, fps_per_edge: float, seconds: float,
              rng: np.random.Generator) -> dict:
     """One run: per-edge answered counts, throughput and latencies."""
     endpoint = f"tcp/127.0.0.1:{free_port()}"
-    procs = [_start("hyperion_core.link.pool_router", "--config", str(ROUTER_CONFIG),
+    procs = [start_process("hyperion_core.link.pool_router", "--config", str(ROUTER_CONFIG),
                     "--listen", endpoint)]
     try:
         for index in range(workers):
-            procs.append(_start("hyperion_core.link.pool_worker", "--connect", endpoint,
+            procs.append(start_process("hyperion_core.link.pool_worker", "--connect", endpoint,
                                 "--id", f"w{index}", "--service-s", str(service_s),
                                 *(["--burn-cpu"] if burn_cpu else [])))
         frames = max(1, round(fps_per_edge * seconds))
         # Cameras are not in step: each edge starts at a random point of its frame period.
         phases = rng.uniform(0.0, 1.0 / fps_per_edge, size=edges)
-        clients = [_start("hyperion_core.link.pool_edge", "--connect", endpoint,
+        clients = [start_process("hyperion_core.link.pool_edge", "--connect", endpoint,
                           "--name", f"edge{index}", "--frames", str(frames),
                           "--fps", str(fps_per_edge), "--bytes", str(frame_bytes),
                           "--budget-s", str(budget_s), "--linger-s", "0.2",
@@ -90,7 +92,7 @@ def run_once(*, edges: int, workers: int, fps_per_edge: float, seconds: float,
             reports.append(json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1]))
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop_process(proc)
     answered = [len(r["answers"]) for r in reports]
     # The sending window: frames answered per second of offered load.
     latencies = [x for r in reports for x in r["latency_s"]]

@@ -7,7 +7,8 @@ is a ROS node (they join no ROS graph); they are declared here as the executable
 hyperion_cloud, as ``hyperion run router`` and ``hyperion run cloud --workers N`` start
 them. Edges connect their edge_link to ``router`` (mode client, key prefix
 ``hyperion/pool/edge/<name>``). For TLS and per-edge access control, set the ``tls_*`` and
-``edges`` entries of the router's settings file.
+``edges`` entries of the router's settings file. With two routers (README: two hosts), each
+host launches this file with its own ``listen`` and ``router``, and edges list both.
 """
 
 from launch import LaunchContext, LaunchDescription
@@ -26,7 +27,8 @@ def _workers(context: LaunchContext, *_args: object, **_kwargs: object) -> list[
     return [
         Node(package="hyperion_cloud", executable="pool_worker", name=f"pool_worker_{index}",
              arguments=["--connect", LaunchConfiguration("router"), "--id", f"{prefix}-{index}",
-                        "--params-file", LaunchConfiguration("params_file")],
+                        "--params-file", LaunchConfiguration("params_file"),
+                        "--lease-s", LaunchConfiguration("lease_s")],
              output="screen")
         for index in range(count)
     ]
@@ -51,6 +53,10 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "router", default_value="tcp/127.0.0.1:7447",
             description="endpoint the workers connect to (the router's listen endpoint)"),
+        DeclareLaunchArgument(
+            "lease_s", default_value="10.0",
+            description="each worker's zenoh lease [s, 0.5-3600]: the pool gives a frozen "
+                        "worker's frames to the others this long after it stops"),
         DeclareLaunchArgument(
             "worker_id", default_value="pool",
             description="worker ids are <worker_id>-<i>; unique across the pool's hosts"),

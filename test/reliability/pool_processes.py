@@ -89,4 +89,12 @@ def report(proc: subprocess.Popen, timeout_s: float = 300.0) -> dict:
     return json.loads(lines[-1])
 
 
-__all__ = ["ROUTER_CONFIG", "Processes", "free_port", "go", "report", "stop"]
+def wait_for_starts(worker: subprocess.Popen, count: int) -> None:
+    """Read a worker's stdout (``--announce-jobs``) until it has started ``count`` more jobs."""
+    for _ in range(count):
+        line = worker.stdout.readline()
+        assert line.startswith("START"), line
+
+
+__all__ = ["ROUTER_CONFIG", "Processes", "free_port", "go", "report", "stop",
+           "wait_for_starts"]

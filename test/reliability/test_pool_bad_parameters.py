@@ -58,3 +58,25 @@ def test_simulated_edge_refuses_bad_flags(flag, value):
     done = run(sys.executable, "-m", "hyperion_core.link.pool_edge", "--connect",
                "tcp/127.0.0.1:1", "--name", "x", flag, value)
     assert done.returncode == 2 and flag in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("lease", ["0.1", "4000"])
+def test_router_refuses_a_lease_out_of_range(tmp_path, lease):
+    settings = yaml.safe_load(ROUTER_CONFIG.read_text())
+    settings["lease_s"] = float(lease)
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    for flags in (["--config", str(path)], ["--config", str(ROUTER_CONFIG), "--lease-s", lease]):
+        done = run(sys.executable, "-m", "hyperion_core.link.pool_router", *flags)
+        assert done.returncode == 2, done.stderr
+        assert "lease_s must be in [0.5, 3600.0] s" in done.stderr, done.stderr
+
+
+def test_workers_refuse_a_lease_out_of_range():
+    simulated = run(sys.executable, "-m", "hyperion_core.link.pool_worker", "--connect",
+                    "tcp/127.0.0.1:1", "--id", "w", "--lease-s", "0.2")
+    detector = run(HYPERION, "run", "cloud", "--workers", "1", "--lease-s", "0",
+                   "--router", "tcp/127.0.0.1:1")
+    for done in (simulated, detector):
+        assert done.returncode == 2, done.stderr
+        assert "lease_s must be in [0.5, 3600.0] s" in done.stderr, done.stderr

@@ -4,14 +4,12 @@ until the refused frame's deadline."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from hyperion.graph import executable
+from hyperion_core.link.pool_service import wait_for_stats
 
 from .pool_processes import ROUTER_CONFIG, Processes, free_port, go
-from .test_pool_worker_loss import pool_stats
 
 pytestmark = [pytest.mark.models]
 
@@ -29,11 +27,7 @@ def test_refused_frames_are_given_up_at_once_and_the_worker_keeps_serving():
         sender = procs.edge(endpoint, "cam-x", "--frames", str(FRAMES), "--fps", "10",
                             "--budget-s", "300", "--linger-s", "0")
         go([sender])
-        stats: dict = {}
-        for _ in range(600):  # bounded: one stats sample every 0.2 s
-            stats = pool_stats(endpoint)
-            if stats["failed"] >= FRAMES:
-                break
-        assert stats["failed"] == FRAMES, json.dumps(stats)
+        stats = wait_for_stats(endpoint, lambda s: s["failed"] >= FRAMES, timeout_s=120.0)
+        assert stats["failed"] == FRAMES, stats
         assert stats["running"] == 0 and stats["waiting"] == 0, stats
         assert stats["answered"] == 0 and stats["expired_running"] == 0, stats

@@ -12,29 +12,23 @@ the pool must have re-dispatched the dead worker's frame.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytest.importorskip("zenoh")
 
-from .pool_processes import ROUTER_CONFIG, Processes, free_port, go, report
+from hyperion_core.link.pool_service import wait_for_stats
+
+from .pool_processes import (
+    ROUTER_CONFIG,
+    Processes,
+    free_port,
+    go,
+    report,
+    wait_for_starts,
+)
 
 EDGES = ("cam-a", "cam-b", "cam-c")
 FRAMES = 15
-
-
-def pool_stats(endpoint: str) -> dict:
-    """One ``hyperion/pool/stats`` sample, read by a client session of the test."""
-    import zenoh
-
-    from hyperion_core.link.zenoh_link import LinkConfig
-
-    conf = LinkConfig(mode="client", connect=(endpoint,)).to_zenoh()
-    with zenoh.open(conf) as session:
-        sub = session.declare_subscriber("hyperion/pool/stats")
-        sample = sub.recv()  # published every 0.2 s
-    return json.loads(sample.payload.to_bytes())
 
 
 def test_a_killed_worker_loses_no_frame_and_duplicates_none():
@@ -49,13 +43,11 @@ def test_a_killed_worker_loses_no_frame_and_duplicates_none():
                  for name in EDGES]
         go(edges)
         # Mid-run: kill w1 the moment it starts its 4th frame, so it dies holding it.
-        for _ in range(4):
-            line = doomed.stdout.readline()
-            assert line.startswith("START"), line
+        wait_for_starts(doomed, 4)
         doomed.kill()
         doomed.wait(timeout=10)
         reports = [report(proc) for proc in edges]
-        stats = pool_stats(endpoint)
+        stats = wait_for_stats(endpoint)
     for name, got in zip(EDGES, reports, strict=True):
         assert got["name"] == name
         assert got["answers"] == {str(i): 1 for i in range(FRAMES)}, got

@@ -71,6 +71,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help="worker ids are <this>-<i> (default the host name)")
     for name in ("ca", "cert", "key"):
         pool.add_argument(f"--tls-{name}", default=None, help=f"workers' TLS {name}, PEM path")
+    pool.add_argument("--lease-s", type=float, default=None,
+                      help="workers' zenoh lease, s: the pool gives a frozen worker's frames "
+                           "to others this long after it stops (default 10)")
     return parser.parse_args(argv)
 
 
@@ -87,6 +90,8 @@ def worker_commands(args: argparse.Namespace) -> dict[str, list[str]]:
         value = getattr(args, f"tls_{name}")
         if value:
             common += [f"--tls-{name}", value]
+    if args.lease_s is not None:
+        common += ["--lease-s", str(args.lease_s)]
     pool_worker = str(executable("hyperion_cloud", "pool_worker"))
     return {f"{args.worker_id}-{i}": [pool_worker, "--id", f"{args.worker_id}-{i}", *common]
             for i in range(args.workers)}

@@ -25,8 +25,13 @@ from rclpy.serialization import deserialize_message, serialize_message
 from hyperion_cloud.cloud_detector_node import PARAMS
 from hyperion_core.link.pool_router import without_ros_args
 from hyperion_core.link.pool_service import DEFAULT_ROOT
-from hyperion_core.link.pool_worker import Handler, PoolWorker, serve_until_signal
-from hyperion_core.link.zenoh_link import LinkConfig
+from hyperion_core.link.pool_worker import (
+    Handler,
+    PoolWorker,
+    add_lease_argument,
+    serve_until_signal,
+    worker_config,
+)
 from hyperion_core.models.registry import build_detector
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime.detection_bridge import to_detection_array
@@ -98,12 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tls-ca", default=None, help="CA certificate, PEM path")
     ap.add_argument("--tls-cert", default=None, help="own certificate, PEM path")
     ap.add_argument("--tls-key", default=None, help="own private key, PEM path")
+    add_lease_argument(ap)
     args = ap.parse_args(without_ros_args(sys.argv[1:] if argv is None else argv))
     try:
         params = detector_params(args.params_file, args.param)
-        config = LinkConfig(mode="client", connect=tuple(args.connect), key_prefix=args.root,
-                            tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                            tls_mutual=bool(args.tls_cert))
+        config = worker_config(args)
     except (ParameterError, ValueError, OSError) as err:
         print(f"pool_worker: {err}", file=sys.stderr)
         return 2

@@ -10,9 +10,11 @@ Every ``stats_period_s`` and after each throughput sample: ``/hyperion/link/stat
 (link up, recent samples, harmonic-mean estimate over ``bandwidth_window`` samples, and
 the bytes still queued or in transit, which the scheduler counts as waiting time).
 
-The link is up while a cloud subscribes to the uplink (zenoh matching status); zenoh keeps
-reconnecting to ``connect`` endpoints, so a restarted cloud is picked up without restarting
-the edge.
+The link is up while a cloud subscribes to the uplink (zenoh matching status); zenoh tries
+the ``connect`` endpoints again every second while none answers, so a restarted cloud (or
+pool router) is picked up without restarting the edge, and with several endpoints listed
+(two pool routers) the next one is used when the current one goes. A pool's queue delay is
+reset to 0 when the link goes down: it belonged to the pool that is gone.
 
 Bandwidth estimate published for the scheduler (bit/s):
 

@@ -69,6 +69,42 @@ def test_answer_after_the_deadline_is_not_forwarded():
     assert pool.counters.expired_running == 1
 
 
+def test_a_worker_stuck_past_a_deadline_gets_no_frame_until_it_answers():
+    pool = Dispatcher(queue=FairQueue())
+    pool.worker_joined("w")
+    pool.submit(frame("a", 1, 0.0, 1.0))
+    pool.submit(frame("a", 2, 0.0, 10.0))
+    [held] = pool.assign(0.0)
+    assert [f.seq for f in pool.expire(1.5)] == [1]
+    # Frozen (SIGSTOP) until its lease ends: frame 2 must not be lost to it as well.
+    assert pool.assign(1.5) == [] and pool.stuck() == ["w"]
+    assert pool.complete("w", held.job_id, 4.0) is None  # resumed: its late answer dropped
+    [served] = pool.assign(4.0)
+    assert served.frame.seq == 2 and pool.stuck() == []
+    assert pool.counters.expired_running == 1 and pool.counters.stale_answers == 1
+
+
+def test_a_stuck_worker_that_leaves_gives_back_nothing_twice():
+    pool = Dispatcher(queue=FairQueue())
+    pool.worker_joined("w")
+    pool.submit(frame("a", 1, 0.0, 1.0))
+    pool.assign(0.0)
+    assert len(pool.expire(2.0)) == 1
+    assert pool.worker_left("w", 3.0) == []  # its lease ended; the frame was given up
+    assert pool.counters.abandoned_worker_lost == pool.counters.redispatched == 0
+
+
+def test_job_ids_of_two_pools_differ():
+    """A worker answering a restarted router's pool a job of the old one hits nothing."""
+    ids = []
+    for _ in range(2):
+        pool = Dispatcher(queue=FairQueue())
+        pool.worker_joined("w")
+        pool.submit(frame("a", 1, 0.0, 10.0))
+        ids.append(pool.assign(0.0)[0].job_id)
+    assert ids[0] != ids[1] and all(0 <= i < 2**63 for i in ids)
+
+
 def test_queue_delay_shows_a_waiting_backlog_before_any_frame_starts():
     pool = Dispatcher(queue=FairQueue())
     pool.worker_joined("w")

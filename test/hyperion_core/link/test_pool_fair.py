@@ -28,6 +28,20 @@ def test_backlogged_edges_share_by_weight():
     assert served == {"a": 20, "b": 40, "c": 60}
 
 
+def test_an_edge_arriving_late_gets_its_weighted_share_from_its_first_frame():
+    """An edge failing over from another router to this pool after its own edges were
+    served a long time: it neither waits behind their history nor is owed a burst."""
+    queue = FairQueue(capacity=1000, weights={"moved": 2.0})
+    for seq in range(200):
+        queue.push(frame("here", seq))
+    for _ in range(150):
+        assert queue.pop().edge == "here"
+    for seq in range(100):
+        queue.push(frame("moved", seq))
+    served = [queue.pop().edge for _ in range(30)]
+    assert served.count("moved") == 20 and served[:3].count("moved") >= 1, served
+
+
 def test_each_edge_keeps_its_order_and_an_empty_queue_pops_none():
     queue = FairQueue()
     assert queue.pop() is None

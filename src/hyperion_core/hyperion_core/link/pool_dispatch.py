@@ -9,6 +9,13 @@ edge's queue again if its deadline still leaves ``min_service_s`` for a new work
 is given up and the edge answers alone. Frames past their deadline are given up too, queued
 or running: an answer after the deadline would be discarded by the edge anyway.
 
+A worker that holds a frame past its deadline is *stuck* (frozen, its host stalled, its
+connection silent): until it answers (late, dropped) or its liveliness token goes (after
+its zenoh lease), its slot stays taken, so the pool loses one frame to it per slot, not
+one per deadline. Job ids start at a random 63-bit number: a worker that reconnects to a
+restarted router (a new pool) and answers a job of the old one must not hit a job of the
+new one that happens to have the same id.
+
 Queue delay per edge (what the pool publishes for the edge's scheduler): the larger of the
 median wait (arrival → start on a worker) of the edge's last ``delay_window`` frames, how
 long its oldest waiting frame has waited so far (a growing backlog shows before any frame
@@ -23,6 +30,7 @@ every call (the zenoh service calls from several threads).
 
 from __future__ import annotations
 
+import secrets
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -73,7 +81,7 @@ class Dispatcher:
 
     def __init__(self, *, queue: FairQueue, slots_per_worker: int = 1,
                  min_service_s: float = 0.05, delay_window: int = 8,
-                 now_s: float = 0.0) -> None:
+                 now_s: float = 0.0, first_job_id: int | None = None) -> None:
         """Args:
             queue: the per-edge fair queue.
             slots_per_worker: frames one worker may hold at once [>= 1]; 1 keeps every
@@ -82,6 +90,8 @@ class Dispatcher:
                 deadline is at least this far away [s, >= 0].
             delay_window: waits in the per-edge queue-delay median [frames, >= 1].
             now_s: the time the pool starts (without a worker yet), seconds.
+            first_job_id: id of the first job [0, 2**63); None: a random one (see the
+                module doc), a number for tests that want to read ids.
         """
         if slots_per_worker < 1:
             raise ValueError(f"slots_per_worker must be >= 1, got {slots_per_worker}")
@@ -95,7 +105,7 @@ class Dispatcher:
         self._min_service_s = min_service_s
         self._workers: dict[str, _Worker] = {}
         self._running: dict[int, Job] = {}
-        self._next_job_id = 1
+        self._next_job_id = secrets.randbits(63) if first_job_id is None else first_job_id
         self._waits: dict[str, deque[float]] = {}
         self._delay_window = delay_window
         self._no_worker_since: float | None = now_s
@@ -121,7 +131,9 @@ class Dispatcher:
         lost: list[QueuedFrame] = []
         # Put back newest first, so each edge's frames end up in their original order.
         for job_id in sorted(state.running, reverse=True):
-            job = self._running.pop(job_id)
+            job = self._running.pop(job_id, None)
+            if job is None:
+                continue  # a frame it held past its deadline: given up already
             if job.frame.deadline_s - now_s >= self._min_service_s:
                 self.queue.push_front(job.frame)
                 self.counters.redispatched += 1
@@ -133,6 +145,11 @@ class Dispatcher:
     def workers(self) -> list[str]:
         """Workers known to be alive."""
         return list(self._workers)
+
+    def stuck(self) -> list[str]:
+        """Workers holding a frame past its deadline (no new frame goes to them)."""
+        return [name for name, state in self._workers.items()
+                if any(job_id not in self._running for job_id in state.running)]
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -163,7 +180,8 @@ class Dispatcher:
         return jobs
 
     def complete(self, worker: str, job_id: int, now_s: float) -> Job | None:
-        """A worker answered ``job_id``. Returns the job if this answer is to be forwarded.
+        """A worker answered ``job_id`` (freeing its slot, a stuck one's too). Returns the
+        job if this answer is to be forwarded.
 
         None means drop it: the frame was already answered or given up (its worker was
         presumed dead, or its deadline passed), or the job is unknown.
@@ -205,12 +223,10 @@ class Dispatcher:
         self.counters.expired_queued += len(expired)
         for job_id, job in list(self._running.items()):
             if job.frame.deadline_s < now_s:
+                # The frame is given up, but its worker keeps the slot until it answers
+                # or leaves: a frozen worker whose slot freed here would be sent the next
+                # frame, and lose that one too, every deadline until its lease ends.
                 del self._running[job_id]
-                state = self._workers.get(job.worker)
-                if state is not None:
-                    # The worker is still busy with it; its slot frees when it answers, but
-                    # waiting for that would let one stuck worker hold frames forever.
-                    state.running.discard(job_id)
                 self.counters.expired_running += 1
                 expired.append(job.frame)
         return expired

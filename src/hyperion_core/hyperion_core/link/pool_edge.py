@@ -7,13 +7,23 @@ with a deadline ``--budget-s`` after it is sent. A frame's first 8 bytes name th
 (CRC-32 of its name) and the frame (its index), and the pool's simulated workers echo them,
 so the edge checks that each answer is its own and for the frame it claims.
 
+It decides as the edge graph does: a frame is offloaded while the link is up (a pool
+subscribes to its uplink), and answered by the edge alone at once while it is down (the
+scheduler's "link down" plan); an offloaded frame the pool has not answered by its deadline
+is answered by the edge then, and a pool answer after that is discarded. So every frame has
+exactly one answer by its deadline, and the report says whose.
+
 Protocol on stdio: prints ``READY`` once the pool subscribes to its uplink, waits for a
 line on stdin (so a test starts every edge together), sends, waits until every frame is
 answered or past its deadline, then ``--linger-s`` more (to catch a second answer), and
-prints one JSON line: ``sent``, ``answers`` (index → times answered), ``late`` (indices
-answered after their deadline), ``foreign`` (answers not for a frame of this edge),
-``latency_s`` (send → answer of each answered frame), ``queue_delay_s`` (the last delay
-the pool published), ``elapsed_s`` (first send → last answer).
+prints one JSON line: ``sent`` (frames), ``offloaded`` (indices sent to the pool; the
+others were answered alone at once), ``answers`` (index → times the pool answered it),
+``late`` (indices the pool answered after their deadline), ``foreign`` (answers not for a
+frame of this edge or for one never offloaded), ``latency_s`` (send → answer of each
+answered frame), ``queue_delay_s`` (the last delay the pool published), ``elapsed_s``
+(first send → last answer), ``sent_at_s`` (each frame's send or edge-only decision) and
+``answered_at_s`` (index → the pool's first answer), both ``time.monotonic()``: one clock
+for every process of a host, so a test can set them against the moment it killed a router.
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ class _Ledger:
         self.late: list[int] = []
         self.foreign = 0
         self.latency: dict[int, float] = {}
+        self.answered_at: dict[int, float] = {}
+        self.offloaded: set[int] = set()
         self.last_answer_s = 0.0
         self.queue_delay_s = 0.0
 
@@ -54,12 +66,13 @@ class _Ledger:
             return
         crc, index = FRAME_ID.unpack(payload[:FRAME_ID.size])
         with self.cond:
-            if crc != self.edge_crc or index not in self.sent_at:
+            if crc != self.edge_crc or index not in self.offloaded:
                 self.foreign += 1
                 return
             self.answers[index] = self.answers.get(index, 0) + 1
             if self.answers[index] == 1:
                 self.latency[index] = now - self.sent_at[index]
+                self.answered_at[index] = now
                 if now > self.deadline[index]:
                     self.late.append(index)
             self.last_answer_s = now
@@ -69,9 +82,9 @@ class _Ledger:
         self.queue_delay_s = delay_s
 
     def settled(self) -> bool:
-        """Every frame sent is answered or past its deadline (call with cond held)."""
+        """Every frame offloaded is answered or past its deadline (call with cond held)."""
         now = time.monotonic()
-        return all(i in self.answers or now > d for i, d in self.deadline.items())
+        return all(i in self.answers or now > self.deadline[i] for i in self.offloaded)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -124,22 +137,28 @@ def main(argv: list[str] | None = None) -> int:
             # Keep the rate from the start, not from each send, so slow sends catch up.
             time.sleep(max(0.0, start + index / args.fps - time.monotonic()))
             now = time.monotonic()
+            up = link.wait_connected(0.0)
             with ledger.cond:
                 ledger.sent_at[index] = now
                 ledger.deadline[index] = now + args.budget_s
-            link.send(FRAME_ID.pack(ledger.edge_crc, index) + filler,
-                      deadline_in_s=args.budget_s)
+                if up:
+                    ledger.offloaded.add(index)
+            if up:
+                link.send(FRAME_ID.pack(ledger.edge_crc, index) + filler,
+                          deadline_in_s=args.budget_s)
         with ledger.cond:
             ledger.cond.wait_for(ledger.settled, timeout=args.budget_s + 1.0)
         time.sleep(args.linger_s)
         with ledger.cond:
             report = {
-                "name": args.name, "sent": args.frames,
+                "name": args.name, "sent": args.frames, "offloaded": sorted(ledger.offloaded),
                 "answers": {str(i): n for i, n in sorted(ledger.answers.items())},
                 "late": sorted(ledger.late), "foreign": ledger.foreign,
                 "latency_s": [ledger.latency[i] for i in sorted(ledger.latency)],
                 "queue_delay_s": ledger.queue_delay_s,
-                "elapsed_s": max(ledger.last_answer_s - start, 0.0)}
+                "elapsed_s": max(ledger.last_answer_s - start, 0.0),
+                "sent_at_s": [ledger.sent_at[i] for i in range(args.frames)],
+                "answered_at_s": {str(i): t for i, t in sorted(ledger.answered_at.items())}}
     print(json.dumps(report), flush=True)
     return 0
 

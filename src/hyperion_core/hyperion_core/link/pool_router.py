@@ -10,6 +10,10 @@ enforces zenoh access control by certificate common name (:func:`access_control`
 read its own acknowledgements, answers and queue delay there; certificates named in
 ``worker_names`` may only use ``<root>/worker/**``; everything else is denied. The pool
 itself runs inside the router process, so its own declarations are local and not filtered.
+
+``lease_s`` is the router's zenoh lease: edges and workers close their connection to a
+router silent for that long (a frozen or unplugged host; a killed one is noticed at once)
+and look for it again, or for the next router they list.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ def router_config(settings: dict[str, Any]) -> zenoh.Config:
     link = LinkConfig(
         listen=tuple(settings["listen"]), key_prefix=settings["root"],
         tls_ca=settings["tls_ca"] or None, tls_cert=settings["tls_cert"] or None,
-        tls_key=settings["tls_key"] or None, tls_mutual=bool(settings["tls_cert"]))
+        tls_key=settings["tls_key"] or None, tls_mutual=bool(settings["tls_cert"]),
+        lease_s=float(settings["lease_s"]))
     conf = link.to_zenoh()
     conf.insert_json5("mode", json.dumps("router"))
     if settings["edges"]:
@@ -107,7 +112,7 @@ def load_settings(path: Path, overrides: argparse.Namespace) -> dict[str, Any]:
         value = getattr(overrides, key)
         if value:
             settings[key] = [v for v in value.split(",") if v]
-    for key in ("tls_ca", "tls_cert", "tls_key"):
+    for key in ("tls_ca", "tls_cert", "tls_key", "lease_s"):
         if getattr(overrides, key):
             settings[key] = getattr(overrides, key)
     return settings
@@ -158,7 +163,8 @@ def stop_on_signal() -> threading.Event:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`hyperion run router [--config F] [--listen E,...] [--edges a,b] [--tls-* P]`."""
+    """`hyperion run router [--config F] [--listen E,...] [--edges a,b] [--tls-* P]
+    [--lease-s S]`."""
     argv = without_ros_args(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog="hyperion run router", description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=None, help="settings YAML "
@@ -170,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tls-ca", dest="tls_ca", default=None)
     ap.add_argument("--tls-cert", dest="tls_cert", default=None)
     ap.add_argument("--tls-key", dest="tls_key", default=None)
+    ap.add_argument("--lease-s", dest="lease_s", type=float, default=None,
+                    help="the router's zenoh lease, s (settings file: lease_s)")
     args = ap.parse_args(argv)
     path = args.config or default_settings_path()
     try:

@@ -12,7 +12,7 @@ runs it on the router's own session (:mod:`hyperion_core.link.pool_router`). Key
   scheduler adds to its cloud time;
 - ``<root>/worker/<id>``: a worker's liveliness token: it is alive while the token is;
   zenoh deletes it when the worker's session closes or its connection drops (a killed
-  process at once; a frozen host after the lease, 10 s by default);
+  process at once; a frozen one after its lease, the worker's ``--lease-s``);
 - ``<root>/worker/<id>/job`` (pool → worker, attachment: job id, uint64),
   ``<root>/worker/<id>/done`` (worker → pool, the answer; attachment: the job id) and
   ``<root>/worker/<id>/failed`` (worker → pool: it could not answer that job; empty
@@ -30,6 +30,7 @@ import json
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import zenoh
@@ -38,6 +39,7 @@ from hyperion_core.link.pool_dispatch import Dispatcher, Job
 from hyperion_core.link.pool_fair import FairQueue, QueuedFrame
 from hyperion_core.link.zenoh_link import (
     DELAY,
+    LinkConfig,
     link_attachment,
     reliable_publisher,
     unpack_uplink,
@@ -237,7 +239,7 @@ class PoolService:
     def stats_locked(self) -> dict[str, object]:
         """Counters, workers and backlog (call with the lock held, or via :meth:`stats`)."""
         return {**asdict(self._dispatcher.counters), "workers": self._dispatcher.workers(),
-                "waiting": self._dispatcher.queue.waiting(),
+                "stuck": self._dispatcher.stuck(), "waiting": self._dispatcher.queue.waiting(),
                 "running": self._dispatcher.running()}
 
     def stats(self) -> dict[str, object]:
@@ -251,3 +253,35 @@ class PoolService:
         self._ticker.join(timeout=5.0)
         for sub in self._subs:
             sub.undeclare()
+
+
+def wait_for_stats(endpoint: str, until: Callable[[dict], bool] = lambda _: True, *,
+                   root: str = DEFAULT_ROOT, timeout_s: float = 60.0) -> dict:
+    """The first ``<root>/stats`` sample (every ``delay_period_s``) that satisfies ``until``.
+
+    For tests and benchmarks: a client session of its own, opened for this call (so a
+    router restarted since the last call is found again), without TLS.
+
+    Args:
+        endpoint: the pool's router, e.g. ``tcp/127.0.0.1:7447``.
+        until: the condition on the decoded stats (see :meth:`PoolService.stats`).
+        root: the pool's key prefix.
+        timeout_s: give up after this long [s].
+
+    Raises:
+        TimeoutError: no sample matched in time (the message holds the last one).
+    """
+    conf = LinkConfig(mode="client", connect=(endpoint,)).to_zenoh()
+    last: dict | None = None
+    deadline = time.monotonic() + timeout_s
+    with zenoh.open(conf) as session:
+        sub = session.declare_subscriber(f"{root}/stats")
+        while time.monotonic() < deadline:
+            sample = sub.try_recv()
+            if sample is None:
+                time.sleep(0.05)  # polling a channel; the wait itself is bounded
+                continue
+            last = json.loads(sample.payload.to_bytes())
+            if until(last):
+                return last
+    raise TimeoutError(f"pool stats never matched in {timeout_s} s; last: {last}")

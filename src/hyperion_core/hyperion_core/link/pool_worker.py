@@ -32,7 +32,7 @@ import zenoh
 
 from hyperion_core.link.pool_router import stop_on_signal
 from hyperion_core.link.pool_service import DEFAULT_ROOT, JOB
-from hyperion_core.link.zenoh_link import LinkConfig, reliable_publisher
+from hyperion_core.link.zenoh_link import DEFAULT_LEASE_S, LinkConfig, reliable_publisher
 
 Handler = Callable[[bytes], bytes]
 
@@ -145,14 +145,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tls-ca", default=None, help="CA certificate, PEM path")
     ap.add_argument("--tls-cert", default=None, help="own certificate, PEM path")
     ap.add_argument("--tls-key", default=None, help="own private key, PEM path")
+    add_lease_argument(ap)
     return ap.parse_args(argv)
 
 
+def add_lease_argument(ap: argparse.ArgumentParser) -> None:
+    """``--lease-s``, a worker's zenoh lease (both worker executables take it)."""
+    ap.add_argument("--lease-s", type=float, default=DEFAULT_LEASE_S,
+                    help="zenoh lease, s: a frozen worker's token is gone (and the frames it "
+                         "holds go back to the queue) this long after it stops")
+
+
 def worker_config(args: argparse.Namespace) -> LinkConfig:
-    """The client session settings of a worker's ``--connect``/``--tls-*`` arguments."""
+    """The client session settings of a worker's ``--connect``/``--tls-*``/``--lease-s``.
+
+    Raises:
+        ValueError: a lease out of range or an incomplete TLS setting (names it).
+    """
     return LinkConfig(mode="client", connect=tuple(args.connect), key_prefix=args.root,
                       tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                      tls_mutual=bool(args.tls_cert))
+                      tls_mutual=bool(args.tls_cert), lease_s=args.lease_s)
 
 
 def serve_until_signal(make: Callable[[], PoolWorker]) -> int:
@@ -172,8 +184,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pool_worker: --service-s must be >= 0 s, got {args.service_s}",
               file=sys.stderr)
         return 2
+    try:
+        config = worker_config(args)
+    except ValueError as err:
+        print(f"pool_worker: {err}", file=sys.stderr)
+        return 2
     return serve_until_signal(lambda: PoolWorker(
-        config=worker_config(args), worker_id=args.id, root=args.root,
+        config=config, worker_id=args.id, root=args.root,
         handler=simulated_gpu(args.service_s, burn_cpu=args.burn_cpu),
         announce_jobs=args.announce_jobs))
 

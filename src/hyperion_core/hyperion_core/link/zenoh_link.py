@@ -35,6 +35,11 @@ from hyperion_core.link.token_bucket import TokenBucket
 _ATT = struct.Struct(">QQ")
 _ATT_DEADLINE = struct.Struct(">QQQ")
 DELAY = struct.Struct(">d")
+#: zenoh's own default lease, seconds.
+DEFAULT_LEASE_S = 10.0
+#: Shorter than half a second, keep-alives every 125 ms or less: a loaded host misses
+#: them and loses healthy connections; longer than an hour, a dead end is never noticed.
+LEASE_RANGE_S = (0.5, 3600.0)
 PayloadCallback = Callable[[int, bytes], None]
 
 
@@ -55,6 +60,13 @@ class LinkConfig:
         tls_key: this end's private key (PEM path).
         tls_mutual: require client certificates (mutual TLS).
         max_samples: throughput samples kept, newest last.
+        lease_s: this end's zenoh lease, announced to the other end: with no message
+            (keep-alives go out every quarter of it) for this long, the other end closes
+            the connection, and a router deletes this end's liveliness tokens (how the
+            pool notices a frozen worker) [s, LEASE_RANGE_S].
+        reconnect_period_s: a client whose router is gone tries its ``connect`` endpoints
+            again every this long, at a steady pace (zenoh's own backs off to 4 s, which
+            alone could take a restarted router's edges 4 s to find it) [s, 0.1-60].
     """
 
     mode: str = "peer"
@@ -69,8 +81,16 @@ class LinkConfig:
     tls_key: str | None = None
     tls_mutual: bool = False
     max_samples: int = 256
+    lease_s: float = DEFAULT_LEASE_S
+    reconnect_period_s: float = 1.0
 
     def __post_init__(self) -> None:
+        low, high = LEASE_RANGE_S
+        if not low <= self.lease_s <= high:
+            raise ValueError(f"lease_s must be in [{low}, {high}] s, got {self.lease_s}")
+        if not 0.1 <= self.reconnect_period_s <= 60.0:
+            raise ValueError(f"reconnect_period_s must be in [0.1, 60.0] s, got "
+                             f"{self.reconnect_period_s}")
         if self.mode not in ("peer", "client"):
             raise ValueError(f"mode must be 'peer' or 'client', got {self.mode!r}")
         if not self.connect and not self.listen:
@@ -88,6 +108,11 @@ class LinkConfig:
         # Gossip would let a peer learn other peers from the ones it meets and connect to
         # them: an edge could end up talking to a cloud it was never configured for.
         conf.insert_json5("scouting/gossip/enabled", json.dumps(self.multicast_scouting))
+        conf.insert_json5("transport/link/tx/lease", json.dumps(round(self.lease_s * 1000)))
+        period_ms = round(self.reconnect_period_s * 1000)
+        conf.insert_json5("connect/retry", json.dumps(
+            {"period_init_ms": period_ms, "period_max_ms": period_ms,
+             "period_increase_factor": 1}))
         tls: dict[str, object] = {}
         if self.tls_ca:
             tls["root_ca_certificate"] = self.tls_ca
@@ -198,7 +223,8 @@ class EdgeLink:
                 the shaper's trace (the wait counts in the measured transfer time).
             on_sample: called with each new :class:`ThroughputSample` (e.g. an estimator).
             on_queue_delay: called with each queue delay a shared detector pool publishes
-                for this edge, seconds (never called when the cloud is a single cloud_link).
+                for this edge, seconds, and with 0 when the pool is lost (the link goes
+                down); never called with a delay when the cloud is a single cloud_link.
         """
         self._cfg = config
         self._on_reply = on_reply
@@ -227,8 +253,13 @@ class EdgeLink:
     def _handle_matching(self, status: zenoh.MatchingStatus) -> None:
         if status.matching:
             self._matched.set()
-        else:
-            self._matched.clear()
+            return
+        self._matched.clear()
+        if self._on_queue_delay is not None:
+            # The delay was the lost pool's. The next one (a restarted router's, or the
+            # second router's after a failover) publishes its own only once this edge has
+            # sent it a frame, and a stale long delay would keep the edge from ever doing so.
+            self._on_queue_delay(0.0)
 
     def wait_connected(self, timeout_s: float | None = None) -> bool:
         """Wait until a cloud subscribes to the uplink; True if it did in time."""
