@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import threading
 
-from hyperion_core.models.registry import build_detector
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import to_detection_array
-from hyperion_runtime.model_params import DETECTOR_BACKENDS, EXECUTION_PROVIDER, cloud_detector_spec
+from hyperion_runtime.model_params import (
+    DETECTOR_BACKENDS,
+    EXECUTION_PROVIDER,
+    ONNX_PARAMS,
+    cloud_detector_spec,
+    load_detector,
+)
 from hyperion_runtime.node import HyperionNode, run_node
 from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import (
@@ -41,7 +46,9 @@ PARAMS = (
               description="frames waiting for the detector; 1 = latest wins [frames]"),
     ParamSpec(name="backend", default="nanodet", choices=DETECTOR_BACKENDS,
               description="detector model run on every slice: NanoDet-m, CenterNet-MBv3, "
-                          "both fused (pair), or the fall-detection YOLOv8s (AGPL-3.0) [-]"),
+                          "both fused (pair), or the fall-detection YOLOv8s (AGPL-3.0), "
+                          "or onnx: your own exported model (model_path) [-]"),
+    *ONNX_PARAMS,
     ParamSpec(name="classes", default=["person"],
               description="COCO class names to detect, e.g. [person, car, bus] [-]"),
     ParamSpec(name="full_frame_pass", default=True,
@@ -79,7 +86,7 @@ class CloudDetectorNode(HyperionNode):
         super().__init__("cloud_detector", params=PARAMS, warn_on=("detect_dropped",))
 
     def configure(self) -> None:
-        self._detector = build_detector(cloud_detector_spec(self.p))
+        self._detector = load_detector(cloud_detector_spec(self.p))
         self._closing = threading.Event()
         if self.p["inject_delay_s"] > 0:
             self.get_logger().warning(

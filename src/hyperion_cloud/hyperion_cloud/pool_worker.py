@@ -27,10 +27,9 @@ from hyperion_core.link.pool_router import without_ros_args
 from hyperion_core.link.pool_service import DEFAULT_ROOT
 from hyperion_core.link.pool_worker import Handler, PoolWorker, serve_until_signal
 from hyperion_core.link.zenoh_link import LinkConfig
-from hyperion_core.models.registry import build_detector
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime.detection_bridge import to_detection_array
-from hyperion_runtime.model_params import cloud_detector_spec
+from hyperion_runtime.model_params import cloud_detector_spec, load_detector
 from hyperion_runtime.node import ns_to_stamp
 from hyperion_runtime.params import ParameterError
 from hyperion_runtime.validation import CODEC, decode_encoded_frame
@@ -62,7 +61,7 @@ def detector_params(params_file: Path | None, overrides: list[str]) -> dict[str,
 
 def detect_handler(params: dict[str, Any]) -> Handler:
     """The job handler: serialized EncodedFrame in, serialized CloudDetections out."""
-    detector = build_detector(cloud_detector_spec(params))
+    detector = load_detector(cloud_detector_spec(params))
 
     def handle(payload: bytes) -> bytes:
         received = ns_to_stamp(time.time_ns())
@@ -104,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         config = LinkConfig(mode="client", connect=tuple(args.connect), key_prefix=args.root,
                             tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
                             tls_mutual=bool(args.tls_cert))
+        handler = detect_handler(params)  # load the model before announcing the worker
     except (ParameterError, ValueError, OSError) as err:
         print(f"pool_worker: {err}", file=sys.stderr)
         return 2
-    handler = detect_handler(params)  # load the model before announcing the worker
     return serve_until_signal(lambda: PoolWorker(config=config, worker_id=args.id,
                                                  handler=handler, root=args.root))
 

@@ -20,11 +20,16 @@ from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from hyperion_core.models.registry import build_detector
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import to_detection_array
 from hyperion_runtime.image_bridge import image_to_bgr
-from hyperion_runtime.model_params import DETECTOR_BACKENDS, EXECUTION_PROVIDER, edge_detector_spec
+from hyperion_runtime.model_params import (
+    DETECTOR_BACKENDS,
+    EXECUTION_PROVIDER,
+    ONNX_PARAMS,
+    edge_detector_spec,
+    load_detector,
+)
 from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
 from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import StreamMonitor
@@ -35,7 +40,9 @@ PARAMS = (
               description="frames waiting for the detector; 1 = latest wins [frames]"),
     ParamSpec(name="backend", default="nanodet", choices=DETECTOR_BACKENDS,
               description="detector model: NanoDet-m, CenterNet-MBv3, both fused (pair), or "
-                          "the fall-detection YOLOv8s (AGPL-3.0, person only) [-]"),
+                          "the fall-detection YOLOv8s (AGPL-3.0, person only), "
+                          "or onnx: your own exported model (model_path) [-]"),
+    *ONNX_PARAMS,
     ParamSpec(name="classes", default=["person"],
               description="COCO class names to detect, e.g. [person, car, bus] [-]"),
     ParamSpec(name="tile_columns", default=4, low=1, high=16,
@@ -71,7 +78,7 @@ class EdgeDetectorNode(HyperionNode):
 
     def configure(self) -> None:
         p = self.p
-        self._detector = build_detector(edge_detector_spec(p))
+        self._detector = load_detector(edge_detector_spec(p))
         self._pub = self.create_publisher(Detection2DArray, qos.EDGE_DETECTIONS,
                                           qos.resent_result_qos())
         self._worker: BoundedWorker[Image] = BoundedWorker(
