@@ -28,11 +28,13 @@ from hyperion_runtime.model_params import (
     DETECTOR_BACKENDS,
     EXECUTION_PROVIDER,
     ONNX_PARAMS,
+    DetectorForClasses,
     cloud_detector_spec,
-    load_detector,
+    frame_classes,
+    guard_classes,
 )
 from hyperion_runtime.node import HyperionNode, run_node
-from hyperion_runtime.params import ParamSpec
+from hyperion_runtime.params import ParameterError, ParamSpec
 from hyperion_runtime.validation import (
     CODEC,
     MAX_PAYLOAD_BYTES,
@@ -49,8 +51,10 @@ PARAMS = (
                           "both fused (pair), or the fall-detection YOLOv8s (AGPL-3.0), "
                           "or onnx: your own exported model (model_path) [-]"),
     *ONNX_PARAMS,
-    ParamSpec(name="classes", default=["person"],
-              description="COCO class names to detect, e.g. [person, car, bus] [-]"),
+    ParamSpec(name="classes", default=["person"], read_only=False,
+              description="class names to detect where a frame names none (frames from the "
+                          "edge carry the edge detector's classes, which win); settable at "
+                          "run time [-]"),
     ParamSpec(name="full_frame_pass", default=True,
               description="also run the detector once on the whole frame (SAHI's standard "
                           "prediction, for objects larger than a slice) [bool]"),
@@ -84,9 +88,11 @@ class CloudDetectorNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("cloud_detector", params=PARAMS, warn_on=("detect_dropped",))
+        self._models: DetectorForClasses | None = None
+        guard_classes(self, lambda: self._models)
 
     def configure(self) -> None:
-        self._detector = load_detector(cloud_detector_spec(self.p))
+        self._models = DetectorForClasses(cloud_detector_spec(self.p))
         self._closing = threading.Event()
         if self.p["inject_delay_s"] > 0:
             self.get_logger().warning(
@@ -109,10 +115,15 @@ class CloudDetectorNode(HyperionNode):
         except InvalidMessage as err:
             self.refuse(err, f"frame {msg.sequence}")
             return
+        try:
+            detector = self._models.detector(frame_classes(msg, self.p["classes"]))
+        except ParameterError as err:  # the edge asks for classes this model does not know
+            self.refuse(InvalidMessage("classes", str(err)), f"frame {msg.sequence}")
+            return
         decoded = self.now_msg()
         if frame.shape[2] == 1:
             frame = frame.repeat(3, axis=2)
-        found = self._detector.predict(frame)
+        found = detector.predict(frame)
         answer = CloudDetections(header=msg.header, sequence=msg.sequence,
                                  received_bytes=len(msg.payload),
                                  encoded_stamp=msg.encoded_stamp, received_stamp=received,

@@ -29,7 +29,11 @@ from hyperion_core.link.pool_worker import Handler, PoolWorker, serve_until_sign
 from hyperion_core.link.zenoh_link import LinkConfig
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime.detection_bridge import to_detection_array
-from hyperion_runtime.model_params import cloud_detector_spec, load_detector
+from hyperion_runtime.model_params import (
+    DetectorForClasses,
+    cloud_detector_spec,
+    frame_classes,
+)
 from hyperion_runtime.node import ns_to_stamp
 from hyperion_runtime.params import ParameterError
 from hyperion_runtime.validation import CODEC, decode_encoded_frame
@@ -61,13 +65,15 @@ def detector_params(params_file: Path | None, overrides: list[str]) -> dict[str,
 
 def detect_handler(params: dict[str, Any]) -> Handler:
     """The job handler: serialized EncodedFrame in, serialized CloudDetections out."""
-    detector = load_detector(cloud_detector_spec(params))
+    models = DetectorForClasses(cloud_detector_spec(params))
 
     def handle(payload: bytes) -> bytes:
         received = ns_to_stamp(time.time_ns())
         msg = deserialize_message(payload, EncodedFrame)
         frame = decode_encoded_frame(msg, codec=CODEC,
                                      max_payload_bytes=params["max_payload_bytes"])
+        # The edge's classes, as cloud_detector takes them; unknown ones fail the job.
+        detector = models.detector(frame_classes(msg, params["classes"]))
         decoded = ns_to_stamp(time.time_ns())
         if frame.shape[2] == 1:
             frame = frame.repeat(3, axis=2)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from hyperion_core.models.base import Detector
 from hyperion_core.models.coco import class_ids
@@ -98,6 +103,78 @@ def load_detector(spec: ModelSpec) -> Detector:
         if spec.onnx is None:
             raise  # embedded weights missing: an installation fault, not a parameter
         raise ParameterError(f"parameter model_path={str(spec.onnx.path)!r}: {err}") from err
+
+
+class DetectorForClasses:
+    """A node's detector for the classes asked for now: the run-time ``classes`` parameter.
+
+    The detector is rebuilt with the new classes when they change, so the first frame after
+    a change is filtered exactly as a node started with them would filter it (the embedded
+    models pick the best *allowed* class per box, which filtering afterwards could not
+    reproduce). Rebuilding reloads the model, a fraction of a second for the embedded
+    ones, once per change, on the calling (worker) thread.
+
+    Args:
+        spec: the detector spec the node started with (its ``classes`` included).
+
+    Raises:
+        ParameterError: the model does not fit its parameters (see :func:`load_detector`).
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._spec = spec
+        self._detector = load_detector(spec)
+        #: Every class a ``classes`` value may name: the model's own, as the detector says.
+        self.known: tuple[str, ...] = self._detector.class_names
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes the current detector keeps."""
+        return self._spec.classes
+
+    def check(self, classes: tuple[str, ...] | list[str]) -> None:
+        """Raise :class:`ParameterError` unless each of ``classes`` is one of :attr:`known`."""
+        unknown = [c for c in classes if c not in self.known]
+        if unknown or not classes:
+            raise ParameterError(
+                f"parameter classes={list(classes)} not allowed: unknown {unknown}; the "
+                f"model knows {', '.join(self.known)}")
+
+    def detector(self, classes: tuple[str, ...] | list[str]) -> Detector:
+        """The detector keeping ``classes`` (checked), rebuilt if they changed."""
+        classes = tuple(classes)
+        if classes != self._spec.classes:
+            self.check(classes)
+            spec = replace(self._spec, classes=classes)
+            self._detector, self._spec = load_detector(spec), spec
+        return self._detector
+
+
+def guard_classes(node: Node, models: Callable[[], DetectorForClasses | None]) -> None:
+    """Make ``node`` refuse a ``classes`` value (``ros2 param set``) that its loaded model
+    does not know, with the reason; before the model is loaded, only the type is checked.
+
+    Args:
+        node: the detector node (its ``classes`` parameter).
+        models: the node's current :class:`DetectorForClasses`, ``None`` before configure.
+    """
+    def check(params: list[Parameter]) -> SetParametersResult:
+        current = models()
+        for param in params:
+            if param.name == "classes" and current is not None:
+                try:
+                    current.check(list(param.value))
+                except ParameterError as err:
+                    return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(check)
+
+
+def frame_classes(frame: Any, own: list[str]) -> tuple[str, ...]:
+    """The classes a cloud detector detects in ``frame`` (an ``EncodedFrame``): the edge
+    detector's, which the frame carries, else the cloud's own ``classes`` parameter."""
+    return tuple(frame.object_classes) or tuple(own)
 
 
 def runtime_config(p: dict[str, Any]) -> RuntimeConfig:
