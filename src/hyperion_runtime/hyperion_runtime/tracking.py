@@ -29,6 +29,10 @@ TRACK_PARAMS = (
     ParamSpec(name="track_match_iou", default=0.2, low=0.01, high=1.0,
               description="least IoU between a track's predicted box and a box to match "
                           "[0-1]"),
+    ParamSpec(name="track_max_speed", default=2.0, low=0.0, high=100.0,
+              description="reach of the distance stage that keeps tracks whose boxes no "
+                          "longer overlap between frames (low frame rates); 0 = IoU only "
+                          "[box heights/s]"),
     ParamSpec(name="track_max_lost_s", default=10.0, low=0.0, high=3600.0,
               description="a track unmatched this long (capture time) ends; its id is "
                           "never reused [s]"),
@@ -45,7 +49,8 @@ def tracker_from_params(p: dict[str, Any]) -> ByteTracker | None:
         return None
     return ByteTracker(config=TrackerConfig(
         high_score=p["track_high_score"], low_score=p["track_low_score"],
-        match_iou=p["track_match_iou"], max_lost_s=p["track_max_lost_s"]))
+        match_iou=p["track_match_iou"], max_lost_s=p["track_max_lost_s"],
+        max_speed=p["track_max_speed"]))
 
 
 def assign_track_ids(tracker: ByteTracker, array: Detection2DArray) -> None:

@@ -93,15 +93,21 @@ def test_a_track_lost_too_long_is_dropped_and_its_id_never_reused():
 def test_velocity_carries_a_track_between_frames_that_do_not_overlap():
     """A person 50 px wide speeds up from 30 to 60 px per frame: from the third frame on,
     consecutive boxes never overlap, and only the predicted position keeps the id."""
-    tracker = ByteTracker(config=TrackerConfig())
+    tracker = ByteTracker(config=TrackerConfig(max_speed=0.0))
     box = np.array([[0, 0, 50, 120]], np.float64)
     xs = [0, 30, 90, 150, 210, 270]
     ids = [tracker.update(box + np.array([x, 0, x, 0]), [0.9], ["person"], float(k))
            for k, x in enumerate(xs)]
     assert ids == [["1"]] * len(xs)
-    fresh = ByteTracker(config=TrackerConfig())  # no velocity known yet: the jump is lost
-    assert fresh.update(box, [0.9], ["person"], 0.0) == ["1"]
-    assert fresh.update(box + np.array([60, 0, 60, 0]), [0.9], ["person"], 1.0) == ["2"]
+    # No velocity known yet: IoU alone loses the jump, the distance stage keeps it.
+    iou_only = ByteTracker(config=TrackerConfig(max_speed=0.0))
+    assert iou_only.update(box, [0.9], ["person"], 0.0) == ["1"]
+    assert iou_only.update(box + np.array([60, 0, 60, 0]), [0.9], ["person"], 1.0) == ["2"]
+    reach = ByteTracker(config=TrackerConfig(max_speed=1.0))  # 120 px per second
+    assert reach.update(box, [0.9], ["person"], 0.0) == ["1"]
+    assert reach.update(box + np.array([100, 0, 100, 0]), [0.9], ["person"], 1.0) == ["1"]
+    # Predicted at +200 px (100 px/s), found back at 0: 200 px is beyond the reach.
+    assert reach.update(box, [0.9], ["person"], 2.0) == ["2"]
 
 
 def test_empty_nan_and_out_of_order_input():

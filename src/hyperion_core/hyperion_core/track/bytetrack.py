@@ -17,6 +17,14 @@ Motion model: each track keeps its last box and a smoothed velocity of its centr
 per second); it is predicted to the new stamp before matching. Matching is optimal
 (Hungarian, on 1 - IoU) and never pairs boxes of different classes.
 
+Low frame rates: at the default camera's 0.5 Hz a walking person moves several widths
+between frames, so a box never overlaps its track's last one and IoU alone starts a new
+track every frame (measured on vtest, README "Tracking"). With ``max_speed`` set, a third
+stage pairs the confident boxes still unmatched with the tracks still unmatched by the
+distance between predicted and found centre, in track heights, within what a person can
+cover in the time between them (``max_speed`` heights per second), for boxes of a similar
+height.
+
 Boxes are ``(N, 4)`` xyxy in pixels of the full camera frame; inputs are not modified.
 """
 
@@ -43,6 +51,12 @@ class TrackerConfig:
         max_lost_s: a track unmatched for longer than this (capture time) is dropped, and
             its id is never reused.
         velocity_smoothing: weight of the newest velocity measurement, in (0, 1].
+        max_speed: the third stage's reach, box heights per second (2: a person of 1.7 m
+            at 3.4 m/s); 0 turns it off.
+
+    The defaults of ``max_speed`` and ``velocity_smoothing`` were chosen on the labelled
+    vtest stretch that ``benchmarks/track_vtest.py`` reports on (the only labelled
+    sequence here): its figures for them are optimistic.
     """
 
     high_score: float = 0.5
@@ -50,7 +64,8 @@ class TrackerConfig:
     match_iou: float = 0.2
     low_match_iou: float = 0.5
     max_lost_s: float = 10.0
-    velocity_smoothing: float = 0.5
+    velocity_smoothing: float = 0.8
+    max_speed: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low_score <= self.high_score <= 1.0:
@@ -60,6 +75,8 @@ class TrackerConfig:
             raise ValueError("match_iou and low_match_iou must lie in (0, 1]")
         if self.max_lost_s < 0 or not 0.0 < self.velocity_smoothing <= 1.0:
             raise ValueError("max_lost_s must be >= 0 and velocity_smoothing in (0, 1]")
+        if self.max_speed < 0:
+            raise ValueError(f"max_speed must be >= 0, got {self.max_speed}")
 
 
 @dataclass(kw_only=True)
@@ -100,6 +117,32 @@ def _match(tracks: list[_Track], boxes: np.ndarray, labels: list[str], stamp_s: 
             if iou[r, c] >= min_iou]
 
 
+#: Heights of a box and its track may differ by this factor at most in the distance stage.
+MAX_HEIGHT_RATIO = 1.5
+
+
+def _match_by_distance(tracks: list[_Track], boxes: np.ndarray, labels: list[str],
+                       stamp_s: float, max_speed: float) -> list[tuple[int, int]]:
+    """Optimal pairs ``(track index, box index)`` whose predicted and found centres lie
+    within ``max_speed`` track heights per second of elapsed time, same class, similar
+    height; the cost is that distance over the reach."""
+    if not tracks or not len(boxes):
+        return []
+    predicted = np.stack([t.predicted(stamp_s) for t in tracks])
+    heights = np.maximum(predicted[:, 3] - predicted[:, 1], 1e-6)
+    reach = max_speed * heights * np.array([max(stamp_s - t.last_s, 1e-3) for t in tracks])
+    centres = (predicted[:, :2] + predicted[:, 2:]) / 2
+    found = (boxes[:, :2] + boxes[:, 2:]) / 2
+    distance = np.linalg.norm(centres[:, None] - found[None], axis=2) / reach[:, None]
+    ratio = (boxes[None, :, 3] - boxes[None, :, 1]) / heights[:, None]
+    same = np.array([[t.label == lab for lab in labels] for t in tracks])
+    allowed = same & (distance <= 1.0) & (ratio <= MAX_HEIGHT_RATIO) & \
+        (ratio >= 1 / MAX_HEIGHT_RATIO)
+    cost = np.where(allowed, distance, 2.0)  # 2: worse than any allowed pair
+    rows, cols = linear_sum_assignment(cost)
+    return [(r, c) for r, c in zip(rows.tolist(), cols.tolist(), strict=True) if allowed[r, c]]
+
+
 class ByteTracker:
     """Assigns track ids to the boxes of successive answers of one camera.
 
@@ -115,6 +158,11 @@ class ByteTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._last_s: float | None = None
+
+    @property
+    def issued(self) -> int:
+        """Track ids handed out so far."""
+        return self._next_id - 1
 
     @property
     def live_tracks(self) -> int:
@@ -149,10 +197,15 @@ class ByteTracker:
         ids = [""] * len(boxes)
         free = list(range(len(self._tracks)))
 
-        for chosen, min_iou in ((high, cfg.match_iou), (low, cfg.low_match_iou)):
+        stages = [(high, lambda t, b, lab: _match(t, b, lab, stamp_s, cfg.match_iou)),
+                  (low, lambda t, b, lab: _match(t, b, lab, stamp_s, cfg.low_match_iou))]
+        if cfg.max_speed > 0:
+            stages.append((high, lambda t, b, lab: _match_by_distance(t, b, lab, stamp_s,
+                                                                      cfg.max_speed)))
+        for chosen_all, match in stages:
+            chosen = np.array([i for i in chosen_all.tolist() if not ids[i]], np.int64)
             candidates = [self._tracks[k] for k in free]
-            pairs = _match(candidates, boxes[chosen], [labels[i] for i in chosen], stamp_s,
-                           min_iou)
+            pairs = match(candidates, boxes[chosen], [labels[i] for i in chosen])
             for t, b in pairs:
                 track, index = candidates[t], int(chosen[b])
                 track.update(boxes[index], stamp_s, cfg.velocity_smoothing)
