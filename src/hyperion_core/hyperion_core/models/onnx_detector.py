@@ -238,16 +238,19 @@ class OnnxDetector(Detector):
                 layout = detect_layout(outputs, classes)
             check_layout(layout, outputs, classes)
         except LayoutError as err:
-            parameter = "layout" if self.config.layout != "auto" else "layout (auto)"
             count = class_count(layout, outputs) if layout in LAYOUTS else None
-            if self.config.layout == "auto" and count is not None and \
-                    count not in (classes, classes + 1):
-                # The usual cause: a names list of the wrong model, or the wrong length.
+            fitting = (classes, classes + 1) if layout == "detr" else (classes,)
+            if self.config.layout == "auto" and count is not None and count not in fitting:
+                # The usual cause: a names list of another model, or of the wrong length.
                 raise ModelMismatch(parameter="class_names", path=path,
-                                    expected=f"{classes} classes ({layout} layout)",
-                                    found=f"{count} classes: {err}") from err
-            raise ModelMismatch(parameter=parameter, path=path, expected=f"layout {layout}",
-                                found=str(err)) from err
+                                    expected=f"{classes} classes ({layout} layout: "
+                                             f"{err.expected})",
+                                    found=f"{count} classes ({err.found})") from err
+            parameter = "layout" if self.config.layout != "auto" else "layout (auto)"
+            expected = f"layout {layout}: {err.expected}" if err.expected else \
+                "a known layout (yolo, yolo-objectness, yolo-nms, detr)"
+            raise ModelMismatch(parameter=parameter, path=path, expected=expected,
+                                found=err.found) from err
         return layout
 
     @property

@@ -54,7 +54,17 @@ class OutputInfo:
 
 
 class LayoutError(ValueError):
-    """The graph's outputs do not fit the layout asked for (or none fits)."""
+    """The graph's outputs do not fit the layout asked for (or none fits).
+
+    Args:
+        message: the whole story, for logs.
+        expected: what the layout expects, in words ("" where no layout was chosen).
+        found: what the graph holds, in words.
+    """
+
+    def __init__(self, message: str, *, expected: str = "", found: str = "") -> None:
+        super().__init__(message)
+        self.expected, self.found = expected, found or message
 
 
 def _show(outputs: Sequence[OutputInfo]) -> str:
@@ -154,8 +164,9 @@ def check_layout(layout: str, outputs: Sequence[OutputInfo], num_classes: int) -
             and count in (None, num_classes, num_classes + 1)),
     }[layout]
     if not fits:
-        raise LayoutError(f"expected {expected_shape(layout, num_classes)}, found "
-                          f"{_show(outputs)}")
+        expected, found = expected_shape(layout, num_classes), _show(outputs)
+        raise LayoutError(f"expected {expected}, found {found}", expected=expected,
+                          found=found)
 
 
 def _best_class(class_scores: np.ndarray, class_filter: tuple[int, ...]
