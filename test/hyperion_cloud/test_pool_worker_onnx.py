@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 
 from hyperion.graph import executable, graph_env
@@ -48,6 +49,14 @@ def test_the_handler_answers_with_the_models_boxes_in_the_frames_classes(tmp_pat
     centres = [(d.bbox.center.position.x, d.bbox.center.position.y) for d in found]
     expected = np.clip((graphs.BOXES[[0, 2]] - [0, 16, 0, 16]) * 2, 0, [128, 64, 128, 64])
     np.testing.assert_allclose(centres, (expected[:, :2] + expected[:, 2:]) / 2, atol=1e-3)
+    # Another model on the edge: the cloud detects the classes both know, and refuses a
+    # frame that asks for none of its own.
+    frame.object_classes = ["forklift", "dog"]
+    answer = deserialize_message(handle(serialize_message(frame)), CloudDetections)
+    assert [d.results[0].hypothesis.class_id for d in answer.detections.detections] == ["dog"]
+    frame.object_classes = ["forklift"]
+    with pytest.raises(ValueError, match="none of which this model knows"):
+        handle(serialize_message(frame))
 
 
 def test_a_mismatched_model_stops_the_worker_before_it_joins(tmp_path):

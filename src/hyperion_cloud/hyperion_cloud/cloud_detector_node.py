@@ -34,7 +34,7 @@ from hyperion_runtime.model_params import (
     guard_classes,
 )
 from hyperion_runtime.node import HyperionNode, run_node
-from hyperion_runtime.params import ParameterError, ParamSpec
+from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import (
     CODEC,
     MAX_PAYLOAD_BYTES,
@@ -115,11 +115,15 @@ class CloudDetectorNode(HyperionNode):
         except InvalidMessage as err:
             self.refuse(err, f"frame {msg.sequence}")
             return
-        try:
-            detector = self._models.detector(frame_classes(msg, self.p["classes"]))
-        except ParameterError as err:  # the edge asks for classes this model does not know
-            self.refuse(InvalidMessage("classes", str(err)), f"frame {msg.sequence}")
+        classes, unknown = frame_classes(msg, self.p["classes"], self._models.known)
+        if unknown:
+            self.skip("classes_unknown", f"frame {msg.sequence} asks for classes "
+                      f"{list(unknown)} this model does not know; detecting {list(classes)}")
+        if not classes:
+            self.refuse(InvalidMessage("classes", "no class this model knows"),
+                        f"frame {msg.sequence}")
             return
+        detector = self._models.detector(classes)
         decoded = self.now_msg()
         if frame.shape[2] == 1:
             frame = frame.repeat(3, axis=2)

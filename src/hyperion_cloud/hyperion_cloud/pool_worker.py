@@ -72,8 +72,12 @@ def detect_handler(params: dict[str, Any]) -> Handler:
         msg = deserialize_message(payload, EncodedFrame)
         frame = decode_encoded_frame(msg, codec=CODEC,
                                      max_payload_bytes=params["max_payload_bytes"])
-        # The edge's classes, as cloud_detector takes them; unknown ones fail the job.
-        detector = models.detector(frame_classes(msg, params["classes"]))
+        # The edge's classes, as cloud_detector takes them: those this model knows.
+        classes, _ = frame_classes(msg, params["classes"], models.known)
+        if not classes:
+            raise ValueError(f"frame {msg.sequence} asks for {list(msg.object_classes)}, "
+                             "none of which this model knows")
+        detector = models.detector(classes)
         decoded = ns_to_stamp(time.time_ns())
         if frame.shape[2] == 1:
             frame = frame.repeat(3, axis=2)

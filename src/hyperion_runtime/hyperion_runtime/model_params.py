@@ -171,10 +171,22 @@ def guard_classes(node: Node, models: Callable[[], DetectorForClasses | None]) -
     node.add_on_set_parameters_callback(check)
 
 
-def frame_classes(frame: Any, own: list[str]) -> tuple[str, ...]:
-    """The classes a cloud detector detects in ``frame`` (an ``EncodedFrame``): the edge
-    detector's, which the frame carries, else the cloud's own ``classes`` parameter."""
-    return tuple(frame.object_classes) or tuple(own)
+def frame_classes(frame: Any, own: list[str], known: tuple[str, ...]
+                  ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The classes a cloud detector detects in ``frame`` (an ``EncodedFrame``), and those
+    of them its model does not know.
+
+    The frame carries the edge detector's classes, which win; a frame that names none
+    takes the cloud's own ``classes`` parameter. With different models on the two sides
+    the cloud detects the classes both know.
+
+    Args:
+        frame: the ``EncodedFrame``.
+        own: the cloud detector's ``classes`` parameter.
+        known: the classes the cloud's model knows.
+    """
+    asked = tuple(frame.object_classes) or tuple(own)
+    return (tuple(c for c in asked if c in known), tuple(c for c in asked if c not in known))
 
 
 def runtime_config(p: dict[str, Any]) -> RuntimeConfig:

@@ -32,7 +32,13 @@ from hyperion_core.models.onnx_layouts import (
     decode,
     detect_layout,
 )
-from hyperion_core.models.ort_runtime import RuntimeConfig, input_dtype, make_session
+from hyperion_core.models.ort_runtime import (
+    DEVICE_PROVIDERS,
+    RuntimeConfig,
+    input_dtype,
+    make_session,
+    missing_providers,
+)
 
 RESIZE_MODES = ("letterbox", "stretch")
 NORMALISATIONS = ("unit", "imagenet", "none")
@@ -180,12 +186,14 @@ class OnnxDetector(Detector):
         if not path.is_file():
             raise FileNotFoundError(f"parameter model_path: no model file {path}")
         self.config = config
+        providers = config.runtime.providers or DEVICE_PROVIDERS[config.detector.device]
+        if missing_providers(providers):
+            # make_session says which and how to get them: a setting, not this file's fault.
+            make_session(path, device=config.detector.device, runtime=config.runtime)
         try:
             self._session = make_session(path, device=config.detector.device,
                                          runtime=config.runtime)
-        except Exception as err:  # onnxruntime raises its own types for unreadable files
-            if isinstance(err, RuntimeError) and "providers" in str(err):
-                raise
+        except Exception as err:  # onnxruntime's own types (InvalidProtobuf, Fail, ...)
             raise ModelMismatch(parameter="model_path", path=path,
                                 expected="an ONNX model", found=f"an unreadable file ({err})"
                                 ) from err
@@ -207,8 +215,9 @@ class OnnxDetector(Detector):
     def _check_input(self, path: Path) -> None:
         inputs = self._session.get_inputs()
         shape = list(inputs[0].shape)
-        if len(inputs) != 1 or len(shape) != 4 or (shape[1] not in (3, None) and \
-                not isinstance(shape[1], str)):
+        # A symbolic channel dimension (a string, or None) is taken on trust.
+        channels_fixed = len(shape) == 4 and isinstance(shape[1], int)
+        if len(inputs) != 1 or len(shape) != 4 or (channels_fixed and shape[1] != 3):
             raise ModelMismatch(parameter="model_path", path=path,
                                 expected="one image input [1, 3, H, W]",
                                 found=", ".join(f"{i.name} {list(i.shape)}" for i in inputs))
