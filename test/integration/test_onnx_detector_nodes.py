@@ -1,5 +1,6 @@
-"""A user's ONNX detector through the real nodes: a YOLO-layout graph in edge_detector, a
-DETR-layout graph (RT-DETR style: boxes + logits) in cloud_detector, each started as a
+"""A user's ONNX detector through the real nodes: YOLO-layout graphs (v8, v5 with
+objectness, NMS in the graph) in edge_detector, a DETR-layout graph (RT-DETR style: boxes +
+logits) in cloud_detector, each started as a
 process with ``backend:=onnx`` and ``model_path``, their boxes exactly the decoding's; and
 mismatched files stopping each node at start-up with exit 2, naming the parameter, the
 file, what was expected and what was found.
@@ -116,8 +117,10 @@ def run_detector(tmp_path: Path, package: str, node: str, params: list[str],
     return probe.found[0]
 
 
-def test_yolo_layout_model_runs_in_the_edge_detector(tmp_path):
-    model = graphs.save_graph(tmp_path / "yolo.onnx", graphs.yolo_outputs())
+@pytest.mark.parametrize("make", [graphs.yolo_outputs, graphs.yolo_objectness_outputs,
+                                  graphs.yolo_nms_outputs])
+def test_yolo_layout_models_run_in_the_edge_detector(tmp_path, make):
+    model = graphs.save_graph(tmp_path / "yolo.onnx", make())
     answer = run_detector(tmp_path, "hyperion_edge", "edge_detector", [
         "backend:=onnx", f"model_path:={model}", f"class_names:={NAMES}",
         "input_width:=64", "input_height:=64", "classes:=[person, dog]",

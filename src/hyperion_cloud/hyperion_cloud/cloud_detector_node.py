@@ -6,6 +6,10 @@ frames dropped and counted: an answer the edge would get after its deadline is u
 slices over the full-resolution frame) → ``/hyperion/cloud/answers`` (CloudDetections,
 header = the frame's capture header, boxes in full-frame pixels).
 
+Each frame is detected in the classes it carries (``object_classes``: the edge
+detector's at the time), those of them this model knows; a frame naming none takes the
+``classes`` parameter (settable at run time). The model is rebuilt once per change.
+
 ``received_stamp`` is when this node got the frame (the ROS hop from cloud_link is local).
 
 Every frame is checked before decoding (:func:`hyperion_runtime.validation.decode_encoded_frame`:

@@ -5,6 +5,13 @@ frames dropped and counted) → registry "edge" model (NanoDet-m on a tile grid 
 downscaled frame) → ``/hyperion/edge/detections`` (``vision_msgs/Detection2DArray``,
 boxes in full-frame pixels, header = the image's header).
 
+``classes`` is read per frame: after ``ros2 param set /edge_detector classes [...]`` the
+next frame is detected with the new classes (the model is rebuilt for them once, on the
+worker thread), and ``/hyperion/edge/label_info`` (``vision_msgs/LabelInfo``, transient
+local) announces them, at activation and on every change, for the encoder to send with
+each frame to the cloud. ``backend: onnx`` runs the user's exported model
+(``model_path``; README "Use your own model").
+
 Back-pressure: the camera never waits for this node. The image subscription keeps one
 frame (keep-last 1) and its callback only queues it; the worker's queue drops the oldest
 frame when full (``detect_dropped``); frames that DDS reports lost before the callback took
