@@ -12,13 +12,20 @@ clip, every 5th, 10th, 20th: 10, 2, 1 and 0.5 Hz) with the node's default tracke
 without the distance stage, and scored with ``motmetrics`` (CLEAR MOT and IDF1, boxes
 matched at IoU >= 0.5).
 
-Usage: python benchmarks/track_vtest.py [--json docs/track/vtest.json]
+Usage: python benchmarks/track_vtest.py [--json docs/track/vtest.json] [--compare-trackers]
+
+``--compare-trackers`` adds Roboflow's ``trackers`` ByteTrack, set like Hyperion's. It is
+not a project dependency (it requires opencv-python, a second OpenCV beside the headless
+one); install it apart, without its dependencies, and put it on the path:
+``pip install --no-deps --target /tmp/trk trackers==2.6.1 supervision==0.31.2 pydeprecate
+rich markdown-it-py mdurl pygments defusedxml`` then ``PYTHONPATH=/tmp/trk python ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -74,27 +81,68 @@ def answers(stream: str, edge: list[FuseDetections], cloud: list[FuseDetections]
     return out
 
 
+#: One run's tracker: boxes, scores and capture time in; the tracked boxes and their ids out.
+Track = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, list[str]]]
+
+
+def hyperion_tracker(config: TrackerConfig) -> Callable[[float], Track]:
+    """Hyperion's tracker (``hyperion_core.track``) with ``config``, fresh for each run."""
+    def make(camera_hz: float) -> Track:
+        tracker = ByteTracker(config=config)
+
+        def track(boxes: np.ndarray, scores: np.ndarray, stamp_s: float
+                  ) -> tuple[np.ndarray, list[str]]:
+            ids = tracker.update(boxes, scores, ["person"] * len(boxes), stamp_s=stamp_s)
+            kept = [i for i, track_id in enumerate(ids) if track_id]
+            return boxes[kept].reshape(-1, 4), [ids[i] for i in kept]
+
+        return track
+
+    return make
+
+
+def roboflow_tracker(camera_hz: float) -> Track:
+    """Roboflow's ``trackers`` ByteTrack (``--compare-trackers``), set like Hyperion's:
+    tracks start at 0.5, IoU 0.2, ids at first sight, lost after 10 s, capture times."""
+    import supervision
+    from trackers import ByteTrackTracker
+
+    tracker = ByteTrackTracker(
+        lost_track_buffer=300, frame_rate=camera_hz, track_activation_threshold=0.5,
+        high_conf_det_threshold=0.5, minimum_iou_threshold=0.2, minimum_consecutive_frames=1)
+
+    def track(boxes: np.ndarray, scores: np.ndarray, stamp_s: float
+              ) -> tuple[np.ndarray, list[str]]:
+        found = supervision.Detections(xyxy=np.asarray(boxes, np.float32).reshape(-1, 4),
+                                       confidence=np.asarray(scores, np.float32),
+                                       class_id=np.zeros(len(boxes), int))
+        out = tracker.update(found, timestamp=stamp_s)
+        kept = out.tracker_id >= 0  # -1: no track (yet)
+        return out.xyxy[kept].astype(np.float64), [str(i) for i in out.tracker_id[kept]]
+
+    return track
+
+
 def accumulate(truth: dict, first: int, frames: list[int], answered: list[FuseDetections],
-               config: TrackerConfig) -> tuple[motmetrics.MOTAccumulator, int]:
-    """Track the answers; the accumulator against the labels and the ids issued."""
-    tracker = ByteTracker(config=config)
+               track: Track) -> tuple[motmetrics.MOTAccumulator, int]:
+    """Track the answers; the accumulator against the labels and the ids handed out."""
     accumulator = motmetrics.MOTAccumulator(auto_id=True)
+    seen: set[str] = set()
     for k, answer in zip(frames, answered, strict=True):
-        ids = tracker.update(answer.boxes, answer.scores, ["person"] * len(answer.boxes),
-                             stamp_s=k / FPS)
-        tracked = [i for i, track_id in enumerate(ids) if track_id]
+        boxes, ids = track(answer.boxes, answer.scores, k / FPS)
+        seen.update(ids)
         labelled = truth.get(first + k, [])
         gt_boxes = np.array([b for _, b in labelled], np.float64).reshape(-1, 4)
         # motmetrics' convention: distance 1 - IoU, NaN for pairs that may not match. (Its
         # own iou_matrix calls np.asfarray, gone in NumPy 2.)
-        iou = pairwise_iou(gt_boxes, answer.boxes[tracked].reshape(-1, 4))
+        iou = pairwise_iou(gt_boxes, boxes)
         distances = np.where(iou >= 0.5, 1.0 - iou, np.nan)
-        accumulator.update([t for t, _ in labelled], [ids[i] for i in tracked], distances)
-    return accumulator, tracker.issued
+        accumulator.update([t for t, _ in labelled], ids, distances)
+    return accumulator, len(seen)
 
 
 def score(truth: dict, first: int, last: int, stride: int, stream: str,
-          detections: tuple[list, list], config: TrackerConfig) -> dict[str, float]:
+          detections: tuple[list, list], make: Callable[[float], Track]) -> dict[str, float]:
     """Pooled over every phase of the camera against the clip (``stride`` runs, starting at
     frame 0, 1, ..., stride - 1), so each labelled frame counts once."""
     edge, cloud = detections
@@ -102,7 +150,7 @@ def score(truth: dict, first: int, last: int, stride: int, stream: str,
     for phase in range(stride):
         frames = list(range(phase, last - first + 1, stride))
         accumulator, count = accumulate(truth, first, frames,
-                                        answers(stream, edge, cloud, frames), config)
+                                        answers(stream, edge, cloud, frames), make(FPS / stride))
         runs.append(accumulator)
         issued.append(count)
     names = ["num_frames", "idf1", "num_switches", "mota", "num_false_positives",
@@ -118,23 +166,30 @@ def score(truth: dict, first: int, last: int, stride: int, stream: str,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--compare-trackers", action="store_true",
+                    help="also Roboflow's trackers ByteTrack (installed apart, see above)")
     args = ap.parse_args()
     first, last, truth = ground_truth()
     found = detections(first, last)
+    default = TrackerConfig()
+    trackers: dict[str, Callable[[float], Track]] = {
+        "Hyperion, IoU only": hyperion_tracker(replace(default, max_speed=0.0)),
+        f"Hyperion (distance stage {default.max_speed:g} h/s)": hyperion_tracker(default),
+    }
+    if args.compare_trackers:
+        trackers["trackers 2.6 ByteTrack"] = roboflow_tracker
     rows = []
-    for max_speed in (0.0, TrackerConfig().max_speed or 1.5):
-        config = replace(TrackerConfig(), max_speed=max_speed)
+    for name, make in trackers.items():
         for stride in STRIDES:
             for stream in STREAMS:
-                row = score(truth, first, last, stride, stream, found, config)
-                rows.append({"stream": stream, "camera_hz": FPS / stride,
-                             "max_speed": max_speed, **row})
-    print("| answers | camera | distance stage | IDF1 | id switches | per 100 frames | MOTA "
+                row = score(truth, first, last, stride, stream, found, make)
+                rows.append({"tracker": name, "stream": stream, "camera_hz": FPS / stride,
+                             **row})
+    print("| tracker | answers | camera | IDF1 | id switches | per 100 frames | MOTA "
           "| false pos. | misses | ids per run (6 people) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['stream']} | {r['camera_hz']:g} Hz | "
-              f"{'off' if not r['max_speed'] else str(r['max_speed']) + ' h/s'} | "
+        print(f"| {r['tracker']} | {r['stream']} | {r['camera_hz']:g} Hz | "
               f"{r['idf1']:.3f} | {r['num_switches']:.0f} | "
               f"{r['switches_per_100_frames']:.1f} | {r['mota']:.3f} | "
               f"{r['num_false_positives']:.0f} | {r['num_misses']:.0f} | "
