@@ -23,7 +23,7 @@ TRACK_PARAMS = (
     ParamSpec(name="track_high_score", default=0.5, low=0.0, high=1.0,
               description="boxes at or above this score start and first continue tracks "
                           "[0-1]"),
-    ParamSpec(name="track_low_score", default=0.1, low=0.0, high=1.0,
+    ParamSpec(name="track_low_score", default=0.2, low=0.0, high=1.0,
               description="weaker boxes down to this score only continue a track; below it "
                           "a box gets no id (empty) [0-1]"),
     ParamSpec(name="track_match_iou", default=0.2, low=0.01, high=1.0,
