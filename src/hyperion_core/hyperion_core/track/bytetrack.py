@@ -163,11 +163,6 @@ class ByteTracker:
         self._last_s: float | None = None
 
     @property
-    def issued(self) -> int:
-        """Track ids handed out so far."""
-        return self._next_id - 1
-
-    @property
     def live_tracks(self) -> int:
         """Tracks currently kept (matched recently enough)."""
         return len(self._tracks)
