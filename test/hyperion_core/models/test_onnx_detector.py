@@ -142,6 +142,9 @@ def test_wrong_layout_and_input_size_and_unknown_class_are_refused(tmp_path):
         detector(path, classes=("bus",))
     with pytest.raises(ModelMismatch, match=r"parameter class_names.*metadata"):
         detector(path, class_names=())
+    garbled = graphs.save_graph(tmp_path / "g.onnx", graphs.yolo_outputs(), names="[person")
+    with pytest.raises(ModelMismatch, match=r"parameter class_names.*'names' metadata"):
+        detector(garbled, class_names=())
     not_onnx = tmp_path / "x.onnx"
     not_onnx.write_text("not a model")
     with pytest.raises(ModelMismatch, match=r"parameter model_path.*unreadable"):

@@ -237,8 +237,13 @@ class OnnxDetector(Detector):
                                          "class_names is not given",
                                 found=f"no such metadata (outputs {[o.shape for o in outputs]})")
         # Ultralytics stores a Python dict literal such as "{0: 'person'}".
-        mapping = ast.literal_eval(meta["names"])
-        return tuple(str(mapping[i]) for i in sorted(mapping))
+        try:
+            mapping = ast.literal_eval(meta["names"])
+            return tuple(str(mapping[i]) for i in sorted(mapping))
+        except (ValueError, SyntaxError, TypeError, AttributeError) as err:
+            raise ModelMismatch(parameter="class_names", path=path,
+                                expected="'names' metadata as {id: name}",
+                                found=f"{meta['names'][:80]!r} ({err})") from err
 
     def _resolve_layout(self, path: Path, outputs: list[OutputInfo], classes: int) -> str:
         layout = self.config.layout
