@@ -6,6 +6,10 @@ frames dropped and counted: an answer the edge would get after its deadline is u
 slices over the full-resolution frame) → ``/hyperion/cloud/answers`` (CloudDetections,
 header = the frame's capture header, boxes in full-frame pixels).
 
+Each frame is detected in the classes it carries (``object_classes``: the edge
+detector's at the time), those of them this model knows; a frame naming none takes the
+``classes`` parameter (settable at run time). The model is rebuilt once per change.
+
 ``received_stamp`` is when this node got the frame (the ROS hop from cloud_link is local).
 
 Every frame is checked before decoding (:func:`hyperion_runtime.validation.decode_encoded_frame`:
@@ -21,11 +25,18 @@ from __future__ import annotations
 
 import threading
 
-from hyperion_core.models.registry import build_detector
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import to_detection_array
-from hyperion_runtime.model_params import DETECTOR_BACKENDS, EXECUTION_PROVIDER, cloud_detector_spec
+from hyperion_runtime.model_params import (
+    DETECTOR_BACKENDS,
+    EXECUTION_PROVIDER,
+    ONNX_PARAMS,
+    DetectorForClasses,
+    cloud_detector_spec,
+    frame_classes,
+    guard_classes,
+)
 from hyperion_runtime.node import HyperionNode, run_node
 from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import (
@@ -41,9 +52,13 @@ PARAMS = (
               description="frames waiting for the detector; 1 = latest wins [frames]"),
     ParamSpec(name="backend", default="nanodet", choices=DETECTOR_BACKENDS,
               description="detector model run on every slice: NanoDet-m, CenterNet-MBv3, "
-                          "both fused (pair), or the fall-detection YOLOv8s (AGPL-3.0) [-]"),
-    ParamSpec(name="classes", default=["person"],
-              description="COCO class names to detect, e.g. [person, car, bus] [-]"),
+                          "both fused (pair), or the fall-detection YOLOv8s (AGPL-3.0), "
+                          "or onnx: your own exported model (model_path) [-]"),
+    *ONNX_PARAMS,
+    ParamSpec(name="classes", default=["person"], read_only=False,
+              description="class names to detect where a frame names none (frames from the "
+                          "edge carry the edge detector's classes, which win); settable at "
+                          "run time [-]"),
     ParamSpec(name="full_frame_pass", default=True,
               description="also run the detector once on the whole frame (SAHI's standard "
                           "prediction, for objects larger than a slice) [bool]"),
@@ -77,9 +92,11 @@ class CloudDetectorNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("cloud_detector", params=PARAMS, warn_on=("detect_dropped",))
+        self._models: DetectorForClasses | None = None
+        guard_classes(self, lambda: self._models)
 
     def configure(self) -> None:
-        self._detector = build_detector(cloud_detector_spec(self.p))
+        self._models = DetectorForClasses(cloud_detector_spec(self.p))
         self._closing = threading.Event()
         if self.p["inject_delay_s"] > 0:
             self.get_logger().warning(
@@ -102,10 +119,19 @@ class CloudDetectorNode(HyperionNode):
         except InvalidMessage as err:
             self.refuse(err, f"frame {msg.sequence}")
             return
+        classes, unknown = frame_classes(msg, self.p["classes"], self._models.known)
+        if unknown:
+            self.skip("classes_unknown", f"frame {msg.sequence} asks for classes "
+                      f"{list(unknown)} this model does not know; detecting {list(classes)}")
+        if not classes:
+            self.refuse(InvalidMessage("classes", "no class this model knows"),
+                        f"frame {msg.sequence}")
+            return
+        detector = self._models.detector(classes)
         decoded = self.now_msg()
         if frame.shape[2] == 1:
             frame = frame.repeat(3, axis=2)
-        found = self._detector.predict(frame)
+        found = detector.predict(frame)
         answer = CloudDetections(header=msg.header, sequence=msg.sequence,
                                  received_bytes=len(msg.payload),
                                  encoded_stamp=msg.encoded_stamp, received_stamp=received,

@@ -32,10 +32,13 @@ from hyperion_core.link.pool_worker import (
     serve_until_signal,
     worker_config,
 )
-from hyperion_core.models.registry import build_detector
 from hyperion_msgs.msg import CloudDetections, EncodedFrame
 from hyperion_runtime.detection_bridge import to_detection_array
-from hyperion_runtime.model_params import cloud_detector_spec
+from hyperion_runtime.model_params import (
+    DetectorForClasses,
+    cloud_detector_spec,
+    frame_classes,
+)
 from hyperion_runtime.node import ns_to_stamp
 from hyperion_runtime.params import ParameterError
 from hyperion_runtime.validation import CODEC, decode_encoded_frame
@@ -67,13 +70,19 @@ def detector_params(params_file: Path | None, overrides: list[str]) -> dict[str,
 
 def detect_handler(params: dict[str, Any]) -> Handler:
     """The job handler: serialized EncodedFrame in, serialized CloudDetections out."""
-    detector = build_detector(cloud_detector_spec(params))
+    models = DetectorForClasses(cloud_detector_spec(params))
 
     def handle(payload: bytes) -> bytes:
         received = ns_to_stamp(time.time_ns())
         msg = deserialize_message(payload, EncodedFrame)
         frame = decode_encoded_frame(msg, codec=CODEC,
                                      max_payload_bytes=params["max_payload_bytes"])
+        # The edge's classes, as cloud_detector takes them: those this model knows.
+        classes, _ = frame_classes(msg, params["classes"], models.known)
+        if not classes:
+            raise ValueError(f"frame {msg.sequence} asks for {list(msg.object_classes)}, "
+                             "none of which this model knows")
+        detector = models.detector(classes)
         decoded = ns_to_stamp(time.time_ns())
         if frame.shape[2] == 1:
             frame = frame.repeat(3, axis=2)
@@ -108,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = detector_params(args.params_file, args.param)
         config = worker_config(args)
+        handler = detect_handler(params)  # load the model before announcing the worker
     except (ParameterError, ValueError, OSError) as err:
         print(f"pool_worker: {err}", file=sys.stderr)
         return 2
-    handler = detect_handler(params)  # load the model before announcing the worker
     return serve_until_signal(lambda: PoolWorker(config=config, worker_id=args.id,
                                                  handler=handler, root=args.root))
 

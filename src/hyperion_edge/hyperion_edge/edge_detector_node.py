@@ -5,6 +5,13 @@ frames dropped and counted) → registry "edge" model (NanoDet-m on a tile grid 
 downscaled frame) → ``/hyperion/edge/detections`` (``vision_msgs/Detection2DArray``,
 boxes in full-frame pixels, header = the image's header).
 
+``classes`` is read per frame: after ``ros2 param set /edge_detector classes [...]`` the
+next frame is detected with the new classes (the model is rebuilt for them once, on the
+worker thread), and ``/hyperion/edge/label_info`` (``vision_msgs/LabelInfo``, transient
+local) announces them, at activation and on every change, for the encoder to send with
+each frame to the cloud. ``backend: onnx`` runs the user's exported model
+(``model_path``; README "Use your own model").
+
 Back-pressure: the camera never waits for this node. The image subscription keeps one
 frame (keep-last 1) and its callback only queues it; the worker's queue drops the oldest
 frame when full (``detect_dropped``); frames that DDS reports lost before the callback took
@@ -17,14 +24,21 @@ are logged (rate-limited) and counted; none of them stops a frame.
 from __future__ import annotations
 
 from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image
-from vision_msgs.msg import Detection2DArray
+from vision_msgs.msg import Detection2DArray, LabelInfo, VisionClass
 
-from hyperion_core.models.registry import build_detector
 from hyperion_runtime import qos
 from hyperion_runtime.detection_bridge import to_detection_array
 from hyperion_runtime.image_bridge import image_to_bgr
-from hyperion_runtime.model_params import DETECTOR_BACKENDS, EXECUTION_PROVIDER, edge_detector_spec
+from hyperion_runtime.model_params import (
+    DETECTOR_BACKENDS,
+    EXECUTION_PROVIDER,
+    ONNX_PARAMS,
+    DetectorForClasses,
+    edge_detector_spec,
+    guard_classes,
+)
 from hyperion_runtime.node import HyperionNode, run_node, stamp_ns
 from hyperion_runtime.params import ParamSpec
 from hyperion_runtime.validation import StreamMonitor
@@ -35,9 +49,13 @@ PARAMS = (
               description="frames waiting for the detector; 1 = latest wins [frames]"),
     ParamSpec(name="backend", default="centernet", choices=DETECTOR_BACKENDS,
               description="detector model: NanoDet-m, CenterNet-MBv3, both fused (pair), or "
-                          "the fall-detection YOLOv8s (AGPL-3.0, person only) [-]"),
-    ParamSpec(name="classes", default=["person"],
-              description="COCO class names to detect, e.g. [person, car, bus] [-]"),
+                          "the fall-detection YOLOv8s (AGPL-3.0, person only), "
+                          "or onnx: your own exported model (model_path) [-]"),
+    *ONNX_PARAMS,
+    ParamSpec(name="classes", default=["person"], read_only=False,
+              description="class names to detect, e.g. [person, car, bus] (COCO names; "
+                          "backend onnx: the model's); settable at run time, from the next "
+                          "frame on, and the cloud follows [-]"),
     ParamSpec(name="tile_columns", default=4, low=1, high=16,
               description="detector tiles across the downscaled frame [tiles]"),
     ParamSpec(name="tile_rows", default=2, low=1, high=16,
@@ -68,12 +86,16 @@ class EdgeDetectorNode(HyperionNode):
 
     def __init__(self) -> None:
         super().__init__("edge_detector", params=PARAMS, warn_on=("detect_dropped",))
+        self._models: DetectorForClasses | None = None
+        guard_classes(self, lambda: self._models)
 
     def configure(self) -> None:
         p = self.p
-        self._detector = build_detector(edge_detector_spec(p))
+        self._models = DetectorForClasses(edge_detector_spec(p))
         self._pub = self.create_publisher(Detection2DArray, qos.EDGE_DETECTIONS,
                                           qos.resent_result_qos())
+        self._labels = self.create_publisher(LabelInfo, qos.EDGE_LABEL_INFO, qos.label_info_qos())
+        self._announced: tuple[str, ...] = ()
         self._worker: BoundedWorker[Image] = BoundedWorker(
             name="detect", handler=self._detect, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"detector failed: {e}",
@@ -85,6 +107,21 @@ class EdgeDetectorNode(HyperionNode):
         self.create_subscription(
             Image, qos.IMAGE, self._on_image, qos.image_qos(p["image_reliability"]),
             event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)
+        self._announce(self._models.classes)  # before any detections: the encoder reads it
+        return result
+
+    def _announce(self, classes: tuple[str, ...]) -> None:
+        """Publish the classes detected now (LabelInfo, transient local): the encoder sends
+        them with every frame, so the cloud detects the same ones."""
+        known = self._models.known
+        info = LabelInfo(threshold=float(self.p["score_threshold"]))
+        info.header.stamp = self.now_msg()
+        info.class_map = [VisionClass(class_id=known.index(c), class_name=c) for c in classes]
+        self._labels.publish(info)
+        self._announced = classes
 
     def _on_image(self, msg: Image) -> None:
         # Cheap bookkeeping only: the executor must be free for the next frame.
@@ -113,7 +150,11 @@ class EdgeDetectorNode(HyperionNode):
         except ValueError as err:
             self.refuse(err, f"image {stamp_ns(msg.header.stamp)}")
             return
-        found = self._detector.predict(frame)
+        # Read per frame: a `ros2 param set` of classes applies from the next frame on.
+        classes = tuple(self.p["classes"])
+        found = self._models.detector(classes).predict(frame)
+        if classes != self._announced:
+            self._announce(classes)
         self._pub.publish(to_detection_array(
             header=msg.header, boxes=found.boxes, scores=found.scores, class_names=found.labels()))
         self.counters.add("frames_detected")

@@ -5,7 +5,9 @@ sequence (at most ``join_capacity`` incomplete frames — each may hold a raw fr
 oldest evicted and counted: frames the scorer dropped end there) → (worker, queue
 ``queue_depth``) → :func:`hyperion_core.codec.patch_codec.encode_frame` →
 ``/hyperion/encoded`` (EncodedFrame, deadline = capture stamp + the plan's budget).
-Edge-only plans are not encoded: their frame is forgotten at once.
+Edge-only plans are not encoded: their frame is forgotten at once. Each frame carries the
+classes the edge detector detects at the time (``object_classes``, from
+``/hyperion/edge/label_info``), which the cloud then detects.
 
 No payload that cannot arrive is sent: a payload larger than the plan's ``byte_budget``
 is not published; the encoder falls to the plan's fallbacks (best first) until one fits,
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sensor_msgs.msg import Image
+from vision_msgs.msg import LabelInfo
 
 from hyperion_core.codec.patch_codec import ClassEncoding, class_segment_bytes, encode_frame
 from hyperion_edge.join import FrameJoin
@@ -87,6 +90,9 @@ class EncoderNode(HyperionNode):
             name="encode", handler=self._encode, depth=p["queue_depth"], counters=self.counters,
             on_error=lambda e: self.get_logger().error(f"encoding failed: {e}",
                                                        throttle_duration_sec=5.0))
+        self._object_classes: list[str] = []
+        self.create_subscription(LabelInfo, qos.EDGE_LABEL_INFO, self._on_label_info,
+                                 qos.label_info_qos())
         self.create_subscription(PatchScores, qos.PATCH_SCORES, self._on_scores, qos.result_qos())
         self.create_subscription(QualityPlan, qos.PLAN, self._on_plan, qos.result_qos())
         self.create_subscription(Image, qos.IMAGE, self._on_image,
@@ -99,6 +105,10 @@ class EncoderNode(HyperionNode):
 
     def _on_image(self, msg: Image) -> None:
         self._offer("image", stamp_ns(msg.header.stamp), msg)
+
+    def _on_label_info(self, msg: LabelInfo) -> None:
+        # Replaced whole (one assignment), so the worker thread reads one list or the other.
+        self._object_classes = [c.class_name for c in msg.class_map]
 
     def _on_scores(self, msg: PatchScores) -> None:
         self._offer("scores", msg.sequence, msg)
@@ -172,6 +182,7 @@ class EncoderNode(HyperionNode):
         msg.class_quality = report.class_quality
         msg.class0_downsample = report.class0_downsample
         msg.payload = payload
+        msg.object_classes = self._object_classes
         msg.encoded_stamp = self.now_msg()
         msg.deadline = ns_to_stamp(plan.sequence + int(plan.latency_budget_s * 1e9))
         self._pub.publish(msg)

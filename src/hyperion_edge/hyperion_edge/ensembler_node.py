@@ -68,6 +68,7 @@ from hyperion_runtime.node import (
     stamp_ns,
 )
 from hyperion_runtime.params import ParameterError, ParamSpec
+from hyperion_runtime.tracking import TRACK_PARAMS, assign_track_ids, tracker_from_params
 
 SOURCES = {EDGE: FrameTiming.SOURCE_EDGE, CLOUD: FrameTiming.SOURCE_CLOUD,
            FUSED: FrameTiming.SOURCE_FUSED}
@@ -99,6 +100,7 @@ PARAMS = (
                           "the edge answer is published in time [s]"),
     ParamSpec(name="capacity", default=64, low=1, high=100_000,
               description="frames waiting for an answer at most [frames]"),
+    *TRACK_PARAMS,
 )
 
 
@@ -171,6 +173,10 @@ class EnsemblerNode(HyperionNode):
             unmatched=Unmatched(p["unmatched"]), edge_min_score=p["edge_min_score"],
             nms_iou=p["nms_iou"])
         self._calibrated = load_fusion(p["fusion_file"])
+        try:
+            self._track_ids = tracker_from_params(p)
+        except ValueError as err:
+            raise ParameterError(f"parameters track_low_score/track_high_score: {err}") from err
         self._detections = self.create_publisher(Detection2DArray, qos.DETECTIONS,
                                                  qos.resent_result_qos())
         self._timing = self.create_publisher(FrameTiming, qos.TIMING, qos.resent_result_qos())
@@ -275,6 +281,8 @@ class EnsemblerNode(HyperionNode):
                                      class_names=list(boxes.class_names))
         else:
             out = edge
+        if self._track_ids is not None:  # on the final answer, whichever source made it
+            assign_track_ids(self._track_ids, out)
         self._detections.publish(out)
         published_ns = self.now_ns()
         timing = FrameTiming(header=header, sequence=frame.sequence,

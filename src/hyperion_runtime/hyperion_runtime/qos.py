@@ -28,6 +28,9 @@ Why each choice (README table mirrors this module):
 - The POI map image is for viewing: keep-last 1, best effort (small, loss is harmless).
 - Link stats (``/hyperion/link/stats``): keep-last 1, reliable; only the newest estimate
   is meaningful to the scheduler.
+- The edge detector's classes (``/hyperion/edge/label_info``, ``vision_msgs/LabelInfo``):
+  keep-last 1, reliable, transient-local, as ROS label_info topics are: published at
+  activation and on each change of ``classes``, read by the encoder whenever it starts.
 - ``/diagnostics``: keep-last 10, reliable (the ROS convention for diagnostic_msgs).
 """
 
@@ -45,6 +48,8 @@ IMAGE = "/hyperion/image"
 #: Compressed camera frames (JPEG/PNG), read by the decompressor when it runs.
 COMPRESSED_IMAGE = "/hyperion/image/compressed"
 EDGE_DETECTIONS = "/hyperion/edge/detections"
+#: The classes the edge detector detects now (LabelInfo), sent on to the cloud per frame.
+EDGE_LABEL_INFO = "/hyperion/edge/label_info"
 PATCH_SCORES = "/hyperion/patch_scores"
 POI_MAP = "/hyperion/poi_map"
 PLAN = "/hyperion/plan"
@@ -111,6 +116,14 @@ def latest_state_qos() -> QoSProfile:
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST, depth=1,
         reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def label_info_qos() -> QoSProfile:
+    """Reliable keep-last 1, transient local: the classes in force, for late joiners too."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=1,
+        reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL,
     )
 
 

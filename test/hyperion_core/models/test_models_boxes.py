@@ -14,7 +14,8 @@ from hyperion_core.models.boxes import (
     pairwise_iou,
     to_frame_pixels,
 )
-from hyperion_core.models.onnx_yolo import decode_yolo_output
+from hyperion_core.models.onnx_detector import decode_detections
+from hyperion_core.models.onnx_layouts import decode
 from hyperion_core.models.tiled import tile_windows
 
 
@@ -126,6 +127,15 @@ def _raw_output(rows):
     return np.array(rows, np.float32).T[None]
 
 
+def decode_yolo_output(raw: np.ndarray, *, class_filter: tuple[int, ...] = (),
+                       merge_classes: bool = False) -> tuple[np.ndarray, ...]:
+    """The ``yolo`` layout decoded, thresholded at 0.25 and NMS-ed at IoU 0.5."""
+    candidates = decode("yolo", [raw], ["output0"], num_classes=raw.shape[1] - 4,
+                        input_size=(640, 640), class_filter=class_filter)
+    return decode_detections(*candidates, score_threshold=0.25, nms_iou=0.5,
+                             merge_classes=merge_classes)
+
+
 def test_decode_yolo_output_threshold_nms_filter_merge():
     raw = _raw_output(
         [
@@ -136,14 +146,14 @@ def test_decode_yolo_output_threshold_nms_filter_merge():
             [400, 50, 20, 40, np.nan, np.nan],  # NaN: dropped
         ]
     )
-    boxes, scores, ids = decode_yolo_output(raw, score_threshold=0.25, nms_iou=0.5)
+    boxes, scores, ids = decode_yolo_output(raw)
     np.testing.assert_allclose(boxes, [[40, 30, 60, 70], [190, 30, 210, 70]])
     assert ids.tolist() == [0, 1] and scores[0] == pytest.approx(0.9)
-    _, _, ids = decode_yolo_output(raw, score_threshold=0.25, nms_iou=0.5, class_filter=(1,))
+    _, _, ids = decode_yolo_output(raw, class_filter=(1,))
     assert ids.tolist() == [1]
-    _, _, ids = decode_yolo_output(raw, score_threshold=0.25, nms_iou=0.5, merge_classes=True)
+    _, _, ids = decode_yolo_output(raw, merge_classes=True)
     assert ids.tolist() == [0, 0]
-    empty = decode_yolo_output(np.zeros((1, 6, 0)), score_threshold=0.25, nms_iou=0.5)
+    empty = decode_yolo_output(np.zeros((1, 6, 0), np.float32))
     assert all(len(a) == 0 for a in empty)
 
 

@@ -1,8 +1,9 @@
 """Detector and attention-scorer backends (ROS-free).
 
-Interfaces in :mod:`.base`; box geometry in :mod:`.boxes`; backends: ONNX YOLO
-(:mod:`.onnx_yolo`), edge tiling (:mod:`.tiled`), SAHI cloud slicing (:mod:`.sahi_backend`),
-ONNX ViT attention scorer (:mod:`.vit_scorer`), detectron2 ViTDet (:mod:`.vitdet`, lazy);
+Interfaces in :mod:`.base`; box geometry in :mod:`.boxes`; backends: exported ONNX
+YOLO/DETR detectors (:mod:`.onnx_detector`, layouts in :mod:`.onnx_layouts`), edge tiling
+(:mod:`.tiled`), SAHI cloud slicing (:mod:`.sahi_backend`), ONNX ViT attention scorer
+(:mod:`.vit_scorer`), detectron2 ViTDet (:mod:`.vitdet`, lazy);
 named defaults and the latency report in :mod:`.registry`.
 """
 

@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,15 +35,43 @@ PERSON = "person"
 
 Weights = PackagedWeights | ConvertedWeights
 
-#: Detector backends: one model, or NanoDet and CenterNet fused per pass ("pair").
+#: Detector backends: one model, NanoDet and CenterNet fused per pass ("pair"), or the
+#: user's own exported ONNX file ("onnx", no embedded weights: see :class:`OnnxModel`).
 BACKENDS: dict[str, tuple[Weights, ...]] = {
     "nanodet": (NANODET_M,),
     "centernet": (CENTERNET_MBV3,),
     "pair": (NANODET_M, CENTERNET_MBV3),
     "yolo-fall": (PERSON_YOLOV8S,),
+    "onnx": (),
 }
 #: One pass's input ``(width, height)`` of each single-model backend.
 INPUT_SIZES = {"nanodet": (416, 416), "centernet": (512, 512), "yolo-fall": (640, 640)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnnxModel:
+    """A user's exported ONNX detector (backend ``"onnx"``); see
+    :class:`~hyperion_core.models.onnx_detector.OnnxDetectorConfig` for the fields.
+
+    Args:
+        path: the ``.onnx`` file.
+        class_names: names by class id; empty reads the model's metadata.
+        input_size: model input ``(width, height)`` in pixels.
+        layout: ``"auto"`` or an output layout name.
+        resize: ``"letterbox"`` or ``"stretch"``.
+        normalise: ``"unit"``, ``"imagenet"`` or ``"none"``.
+        channel_order: ``"rgb"`` or ``"bgr"``.
+        score_activation: ``detr`` class columns: ``auto``, ``none``, ``sigmoid``, ``softmax``.
+    """
+
+    path: Path
+    class_names: tuple[str, ...] = ()
+    input_size: tuple[int, int] = (640, 640)
+    layout: str = "auto"
+    resize: str = "letterbox"
+    normalise: str = "unit"
+    channel_order: str = "rgb"
+    score_activation: str = "auto"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +84,8 @@ class ModelSpec:
             evaluation's accuracy reference, never used by a method).
         description: what runs, in one line.
         backend: a key of :data:`BACKENDS` for detectors, ``"vit"`` for the scorer.
-        classes: class names to detect (COCO names; ``yolo-fall`` knows only ``person``).
+        classes: class names to detect (COCO names; ``yolo-fall`` knows only ``person``;
+            ``onnx`` the model's own names, where empty keeps every class).
         detector: thresholds and device for detector roles (its ``input_size`` and
             ``class_filter`` are derived from ``backend`` and ``classes``).
         runtime: ONNX Runtime providers and threads.
@@ -66,6 +96,7 @@ class ModelSpec:
         scorer_extras: further maps of the scorer's pass (``cls_attention``, ``saliency``).
         flip_tta: also run the whole detector on the mirrored frame and fuse both
             (:mod:`.flip`); the evaluation reference only.
+        onnx: the model file and its pre-processing, backend ``"onnx"`` only.
     """
 
     name: str
@@ -81,6 +112,7 @@ class ModelSpec:
     scorer_layers: tuple[int, ...] = ()
     scorer_extras: tuple[str, ...] = ()
     flip_tta: bool = False
+    onnx: OnnxModel | None = None
 
     @property
     def weights(self) -> tuple[Weights, ...]:
@@ -93,6 +125,8 @@ class ModelSpec:
         if self.backend == "vit":
             rows, cols = self.token_grid or (0, 0)
             return cols * 14, rows * 14
+        if self.onnx is not None:
+            return self.onnx.input_size
         return INPUT_SIZES.get(self.backend, INPUT_SIZES["centernet"])
 
 
@@ -153,16 +187,28 @@ def get_spec(name: str, **overrides: Any) -> ModelSpec:
 
 def _single(backend: str, spec: ModelSpec) -> Detector:
     """One model of ``backend`` with the spec's thresholds, classes and runtime."""
+    if backend == "onnx":
+        from hyperion_core.models.onnx_detector import OnnxDetector, OnnxDetectorConfig
+
+        if spec.onnx is None:
+            raise ValueError("backend onnx needs a model file (ModelSpec.onnx)")
+        model = spec.onnx
+        return OnnxDetector(config=OnnxDetectorConfig(
+            model_path=model.path, class_names=model.class_names, classes=spec.classes,
+            layout=model.layout, resize=model.resize, normalise=model.normalise,
+            channel_order=model.channel_order, score_activation=model.score_activation,
+            detector=replace(spec.detector, input_size=model.input_size),
+            runtime=spec.runtime))
     (weights,) = BACKENDS[backend]
     config = replace(spec.detector, input_size=INPUT_SIZES[backend])
     if backend == "yolo-fall":
-        from hyperion_core.models.onnx_yolo import YoloOnnxConfig, YoloOnnxDetector
+        from hyperion_core.models.onnx_detector import OnnxDetector, OnnxDetectorConfig
 
         if spec.classes != (PERSON,):
             raise ValueError(f"backend yolo-fall detects only {PERSON!r}, not {spec.classes}")
-        return YoloOnnxDetector(config=YoloOnnxConfig(
-            model_path=weights.locate(), detector=config, runtime=spec.runtime,
-            merge_classes_as=PERSON))
+        return OnnxDetector(config=OnnxDetectorConfig(
+            model_path=weights.locate(), layout="yolo", detector=config,
+            runtime=spec.runtime, merge_classes_as=PERSON))
     config = replace(config, class_filter=class_ids(spec.classes))
     if backend == "nanodet":
         from hyperion_core.models.nanodet import NanoDetConfig, NanoDetDetector
