@@ -51,9 +51,11 @@ _FINGERPRINTS: dict[str, str] = {}
 
 
 def _output_repr(spec: object) -> str:
-    """The spec's repr without idle spinning, which changes speed, never outputs (and came
-    after the cache's keys: leaving it out keeps them valid)."""
-    return repr(spec).replace(f", spin={spec.runtime.spin!r}", "")  # type: ignore[attr-defined]
+    """The spec's repr without idle spinning, which changes speed, never outputs, and
+    without an unset user ONNX model (both came after the cache's keys: leaving them out
+    keeps the keys of the embedded models valid)."""
+    text = repr(spec).replace(f", spin={spec.runtime.spin!r}", "")  # type: ignore[attr-defined]
+    return text.replace(", onnx=None", "") if spec.onnx is None else text  # type: ignore[attr-defined]
 
 
 def model_fingerprint(name: str) -> str:
