@@ -2,6 +2,8 @@
 
 - the composite profile (``default_profiles.yaml``) was fitted on composites whose clip
   frames no evaluated composite shows;
+- the graph's shipped profile (``real4k_profiles.yaml``) was fitted on the real 4K
+  development frames, and is checked on other real frames kept apart;
 - the real 4K track (``docs/eval/real4k``) was cross-fitted: each fold's profile, fusion and
   calibrations come from frames (by content hash) that fold never scores.
 """
@@ -14,6 +16,7 @@ import pytest
 import yaml
 
 from hyperion_core.data.sources import SOURCES
+from hyperion_core.eval.evaluate import DEFAULT_PROFILES
 from hyperion_core.eval.frames import EVALUATION, FrameSpec
 from hyperion_core.schedule.profile_file import SHIPPED_PROFILES
 
@@ -35,13 +38,22 @@ def parse(described: str) -> FrameSpec:
 
 
 def test_the_composite_profile_saw_no_evaluated_clip_frame():
-    provenance = yaml.safe_load(SHIPPED_PROFILES.read_text())["provenance"]
+    provenance = yaml.safe_load(DEFAULT_PROFILES.read_text())["provenance"]
     fitted = [parse(d) for d in provenance["frames"]]
     for spec in fitted:
         scored = [e for e in EVALUATION if e.source == spec.source]
         assert scored, spec
         for other in scored:
             assert not clip_frames(spec) & clip_frames(other), (spec, other)
+
+
+def test_the_shipped_real4k_profile_names_only_the_development_frames():
+    # Its check is on the held-out clip kept outside this repository; the real 4K track
+    # here never uses it (each fold fits its own, see below).
+    provenance = yaml.safe_load(SHIPPED_PROFILES.read_text())["provenance"]
+    assert provenance["frames"] and all("unicamp-uav-dev/images" in d
+                                        for d in provenance["frames"])
+    assert "gt.json" in provenance["accuracy"]
 
 
 def test_the_overlap_check_can_fail():
