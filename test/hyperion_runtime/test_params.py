@@ -12,6 +12,8 @@ SPECS = (
     ParamSpec(name="mode", default="a", choices=("a", "b"), description="mode [-]"),
     ParamSpec(name="qualities", default=[10, 90], low=1, high=100, description="q [1-100]"),
 )
+WEIGHTS = ParamSpec(name="weights", default=[1.0, 0.5], low=0.0, high=10.0,
+                    description="w [-]")
 
 
 def test_descriptors_carry_ranges_and_read_only():
@@ -79,3 +81,57 @@ def test_run_time_parameters_take_effect_and_read_only_ones_do_not_change():
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def declared(*args: str) -> tuple[dict, dict]:
+    """declare_params(SPECS) on a fresh node started with ``args`` (after --ros-args); the
+    values and the node's parameter types, read back."""
+    context = rclpy.Context()
+    rclpy.init(context=context, args=["x", "--ros-args", *args])
+    try:
+        node = Node("params_probe", context=context)
+        try:
+            values = declare_params(node, (*SPECS, WEIGHTS))
+            types = {name: node.get_parameter(name).type_ for name in values}
+            return values, types
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_an_integer_for_a_float_parameter_is_taken_as_that_number(tmp_path):
+    Type = rclpy.parameter.Parameter.Type
+    values, types = declared("-p", "rate:=5")
+    assert values["rate"] == 5.0 and isinstance(values["rate"], float)
+    assert types["rate"] == Type.DOUBLE  # declared as a double: later sets need doubles
+    params = tmp_path / "params.yaml"
+    params.write_text("params_probe:\n  ros__parameters:\n    rate: 2\n")
+    values, _ = declared("--params-file", str(params))
+    assert values["rate"] == 2.0 and isinstance(values["rate"], float)
+    values, types = declared("-p", "weights:=[2, 3]")
+    assert values["weights"] == [2.0, 3.0] and types["weights"] == Type.DOUBLE_ARRAY
+    assert all(isinstance(w, float) for w in values["weights"])
+
+
+def test_an_integer_for_a_float_parameter_is_still_range_checked():
+    with pytest.raises(ParameterError, match=r"rate rejected: must be in \[0.1, 10.0\]"):
+        declared("-p", "rate:=20")
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("rate:=fast",
+     "parameter rate has the wrong type: expected floating-point number (in [0.1, 10.0]), "
+     "got string 'fast'"),
+    ("depth:=2.5",
+     "parameter depth has the wrong type: expected integer (in [1, 8]), "
+     "got floating-point number 2.5"),
+    ("mode:=3", "parameter mode has the wrong type: expected string (one of ['a', 'b']), "
+     "got integer 3"),
+    ("qualities:=[1.5, 2.5]", "parameter qualities has the wrong type: expected list of "
+     "integers (in [1, 100]), got list of floating-point numbers [1.5, 2.5]"),
+])
+def test_other_wrong_types_name_the_expected_and_the_given_type(override, message):
+    with pytest.raises(ParameterError) as err:
+        declared("-p", override)
+    assert str(err.value) == message

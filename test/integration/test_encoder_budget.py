@@ -4,7 +4,9 @@ A probe plays camera, scorer and scheduler: it publishes a small frame, its clas
 plans whose byte budgets are set from the real payload sizes (the codec is deterministic,
 so the test encodes the same frame itself first). A payload over budget must not go out;
 the encoder falls to the plan's fallbacks in order and reports what it did, and sends
-nothing when no fallback fits.
+nothing when no fallback fits. A payload that fits its budget but cannot be answered in
+the time left (the plan's cloud time alone exceeds it) is not sent either, and the report
+says so apart ("no time").
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ class FakeUpstream(SpinningNode):
                 into[msg.sequence] = msg
         return store
 
-    def offload(self, budget: int) -> int:
-        """One frame with the 4-step plan ladder and ``budget``; returns its sequence."""
+    def offload(self, budget: int, *, bandwidth_bps: float = 0.0, cloud_s: float = 0.0) -> int:
+        """One frame with the 4-step plan ladder and ``budget`` (the uplink estimate and the
+        cloud time the plan assumed: 0 = none); returns its sequence."""
         seq = time.time_ns()
         frame = _frame()
         image = Image(height=frame.shape[0], width=frame.shape[1], encoding="bgr8",
@@ -83,7 +86,8 @@ class FakeUpstream(SpinningNode):
         scores.importance = [0.0] * (ROWS * COLS)
         scores.classes = _classes().tobytes()
         plan = QualityPlan(header=image.header, sequence=seq, latency_budget_s=30.0,
-                           class0_downsample=1, byte_budget=budget)
+                           class0_downsample=1, byte_budget=budget,
+                           bandwidth_estimate_bps=bandwidth_bps, cloud_latency_s=cloud_s)
         plan.class_quality = bytes(PLANS[0])
         plan.class_model_bytes = [1000.0, 2000.0, 3000.0]
         plan.fallback_quality = bytes(q for p in PLANS[1:] for q in p)
@@ -112,9 +116,14 @@ def test_payload_over_budget_falls_back_or_is_not_sent(tmp_path):
                    f"the encoder\n{log_path.read_text()}")
         time.sleep(1.0)  # discovery settle: a keep-last-1 image sent before matching is lost
         cases = {}
-        for name, budget in (("fits", sizes[0]), ("second_fallback", sizes[2]),
-                             ("nothing", sizes[-1] - 1)):
-            seq = up.offload(budget)
+        for name, budget, link in (
+                ("fits", sizes[0], {}), ("second_fallback", sizes[2], {}),
+                ("nothing", sizes[-1] - 1, {}),
+                # 100 Mbit/s and a 1 s cloud leave ~29 s: plenty of room.
+                ("in_time", sizes[0], {"bandwidth_bps": 1e8, "cloud_s": 1.0}),
+                # The cloud's 40 s exceed the 30 s budget: no payload can be answered in time.
+                ("no_time", sizes[0], {"bandwidth_bps": 1e8, "cloud_s": 40.0})):
+            seq = up.offload(budget, **link)
             wait_until(lambda s=seq: s in up.reports, 30, f"a report\n{log_path.read_text()}")
             if up.reports[seq].sent:
                 wait_until(lambda s=seq: s in up.encoded, 10, "the encoded frame")
@@ -141,3 +150,10 @@ def test_payload_over_budget_falls_back_or_is_not_sent(tmp_path):
     assert not nothing.sent and nothing.encodes == len(PLANS)
     assert nothing.reason == f"payload {sizes[-1]} B over budget {sizes[-1] - 1} B"
     assert cases["nothing"] not in up.encoded
+    in_time = up.reports[cases["in_time"]]
+    assert in_time.sent and in_time.plan_index == 0 and cases["in_time"] in up.encoded
+    no_time = up.reports[cases["no_time"]]
+    assert not no_time.sent and no_time.encodes == len(PLANS)  # every fallback tried
+    assert no_time.reason.startswith(f"no time: payload {sizes[-1]} B, 0 B can still be "
+                                     "answered in time"), no_time.reason
+    assert cases["no_time"] not in up.encoded

@@ -72,3 +72,22 @@ def test_a_bad_fusion_file_stops_the_ensembler_naming_the_file_and_key(tmp_path,
     assert result.returncode == 2, result.stderr[-2000:]
     assert "fusion_file" in result.stderr and str(bad) in result.stderr \
         and named in result.stderr, result.stderr[-2000:]
+
+
+def test_an_integer_for_a_float_parameter_is_taken_as_that_number():
+    # Both integers are taken as floats (5 -> 5.0, 6 -> 6.0): the node gets past declaring
+    # them and stops only on the real fault, a margin above the budget, which names the
+    # converted values (the node alone would otherwise run until stopped).
+    result = start_alone("ensembler", "-p", "latency_budget_s:=5", "-p", "deadline_margin_s:=6",
+                         timeout_s=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "deadline_margin_s=6.0 must be below latency_budget_s=5.0" in result.stderr, \
+        result.stderr[-2000:]
+    assert "must be in [0.05, 120.0]" not in result.stderr, result.stderr[-2000:]
+
+
+def test_a_wrong_type_names_the_expected_and_the_given_type():
+    result = start_alone("ensembler", "-p", "latency_budget_s:=fast", timeout_s=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert ("latency_budget_s has the wrong type: expected floating-point number "
+            "(in [0.05, 120.0]), got string 'fast'") in result.stderr, result.stderr[-2000:]

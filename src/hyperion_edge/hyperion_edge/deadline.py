@@ -5,11 +5,23 @@ Each frame (key: ``sequence``, the capture stamp in ns) gets exactly one answer:
 - as soon as the edge detections and the cloud answer are both in: **fused**;
 - as soon as the edge detections are in and the plan says edge-only, or the encoder
   reports that nothing was sent (the payload did not fit its budget): **edge**, at once;
-- at the deadline (capture stamp + latency budget, less a small margin for publishing)
-  with only the edge detections: **edge**
+- at the cut-off with only the edge detections: **edge**
   ("cloud answer late", or "no plan" when the scheduler never planned the frame);
-- at the deadline with only a cloud answer (the edge dropped the frame): **cloud**;
+- at the cut-off with only a cloud answer (the edge dropped the frame, or its detections
+  come only after the cut-off): **cloud**;
+- a cloud answer arriving at or after the cut-off while the edge detections are in is not
+  used (fusing and publishing it would end past the deadline): **edge**, at once, reason
+  "cloud answer after cut-off", counted (``cloud_after_cutoff``);
 - edge detections that arrive after the deadline are answered at once (deadline missed).
+
+The **cut-off** is where the ensembler stops waiting for the cloud: the deadline (capture
+stamp + latency budget) less the margin in force, ``max(margin_ns, p99 answer time)``, at
+most the whole budget. The answer time is what the ensembler measures of itself, per answer
+(:meth:`DeadlineTracker.observe_answer_time`): from when the answer was due (the wake-up
+the timer was set for, so a late wake counts; or the arrival of the input that decided it)
+to when it was published (fusion and publishing included). Its p99 is taken over the last
+``answer_window`` answers (:class:`AnswerTimes`), so a loaded machine moves the cut-off
+earlier, and an idle one lets it come back to ``margin_ns``.
 
 A cloud answer for a frame already answered is discarded and counted
 (``cloud_late_discarded``): publishing it would give the frame a second answer. Answered
@@ -29,7 +41,8 @@ has (``evicted``, reason "over capacity"); one without any detections yet is for
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +56,10 @@ class FrameState:
     Args:
         sequence: capture stamp, ns.
         deadline_ns: capture stamp + budget, ns.
+
+    ``cloud``/``cloud_ns``: the cloud's answer and when it came, if it came before the
+    cut-off; one that came after it is kept in ``late_cloud`` (its stamps and byte count
+    still describe the frame), never fused.
     """
 
     sequence: int
@@ -57,6 +74,7 @@ class FrameState:
     cloud: Any = None
     cloud_ns: int = 0
     not_sent: str = ""
+    late_cloud: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,17 +100,51 @@ class Answer:
         return self.decided_ns <= self.frame.deadline_ns
 
 
+class AnswerTimes:
+    """A bounded window of the most recent answer times, ns, and their p99.
+
+    Args:
+        window: answer times kept (the oldest is dropped beyond it), >= 1.
+        quantile: the quantile reported, in (0, 1].
+    """
+
+    def __init__(self, *, window: int = 100, quantile: float = 0.99) -> None:
+        if window < 1 or not 0.0 < quantile <= 1.0:
+            raise ValueError(f"window must be >= 1 and quantile in (0, 1], got {window}, "
+                             f"{quantile}")
+        self._times: deque[int] = deque(maxlen=window)
+        self._quantile = quantile
+
+    def add(self, ns: int) -> None:
+        """One answer took ``ns`` from due to published (negative values count as 0)."""
+        self._times.append(max(int(ns), 0))
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def quantile_ns(self) -> int:
+        """The nearest-rank quantile of the window (the largest while it holds fewer than
+        1/(1 - quantile) times, so a few answers are judged by their slowest); 0 when
+        empty."""
+        if not self._times:
+            return 0
+        ordered = sorted(self._times)
+        return ordered[max(math.ceil(self._quantile * len(ordered)), 1) - 1]
+
+
 class DeadlineTracker:
     """Collects edge detections, plans and cloud answers; says when to answer which frame."""
 
     def __init__(
         self, *, budget_ns: int, margin_ns: int = 0, capacity: int = 64,
         answered_memory: int = 65536, stale_after_ns: int | None = None, started_ns: int = 0,
+        answer_window: int = 100,
     ) -> None:
         """Args:
         budget_ns: latency budget per frame, ns (> 0).
-        margin_ns: give up waiting for the cloud this long before the deadline, so the
-            edge answer (decided by a timer that may wake late, then published) is in time.
+        margin_ns: give up waiting for the cloud at least this long before the deadline,
+            so the edge answer (decided by a timer that may wake late, then published) is
+            in time; the measured p99 answer time widens it (see the module docstring).
         capacity: frames waiting for an answer at most.
         answered_memory: most answered sequences remembered (to discard late cloud
             answers) at once; they are forgotten earlier, once stale.
@@ -100,6 +152,7 @@ class DeadlineTracker:
             dropped; default 10 budgets.
         started_ns: when this tracker started (edge clock); edge detections written
             before then, of frames whose deadline had passed by then, are ignored.
+        answer_window: answer times the p99 is taken over (the most recent ones).
         """
         if budget_ns <= 0 or capacity < 1 or answered_memory < 1:
             raise ValueError("budget_ns, capacity and answered_memory must be positive")
@@ -114,10 +167,25 @@ class DeadlineTracker:
         self._pending: OrderedDict[int, FrameState] = OrderedDict()
         self._answered: OrderedDict[int, str] = OrderedDict()
         self._over_capacity: list[Answer] = []
+        self.answer_times = AnswerTimes(window=answer_window)
         self.counts: dict[str, int] = {
-            "cloud_late_discarded": 0, "stale_inputs": 0, "evicted": 0, "evicted_empty": 0,
-            "duplicates": 0, "before_start": 0,
+            "cloud_late_discarded": 0, "cloud_after_cutoff": 0, "stale_inputs": 0,
+            "evicted": 0, "evicted_empty": 0, "duplicates": 0, "before_start": 0,
         }
+
+    def observe_answer_time(self, ns: int) -> None:
+        """An answer was published ``ns`` after it was due (timer lateness, fusion and
+        publishing included); it moves the cut-off of frames still waiting."""
+        self.answer_times.add(ns)
+
+    @property
+    def margin_ns(self) -> int:
+        """The margin in force: ``max(margin_ns, p99 answer time)``, at most the budget."""
+        return min(max(self._margin_ns, self.answer_times.quantile_ns()), self.budget_ns)
+
+    def cutoff_ns(self, frame: FrameState) -> int:
+        """When the ensembler stops waiting for the cloud's answer of ``frame``, ns."""
+        return frame.deadline_ns - self.margin_ns
 
     def _frame(self, sequence: int, now_ns: int, *, may_be_stale: bool = False
                ) -> FrameState | None:
@@ -204,25 +272,37 @@ class DeadlineTracker:
         return self.on_tick(now_ns)
 
     def on_cloud(self, sequence: int, detections: object, now_ns: int) -> list[Answer]:
-        """The cloud's answer of a frame arrived; discarded if the frame was answered."""
+        """The cloud's answer of a frame arrived; discarded if the frame was answered, and
+        not used (the edge answers at once) if it came at or after the frame's cut-off
+        while the edge detections are in."""
         if sequence in self._answered:
             self.counts["cloud_late_discarded"] += 1
             return self.on_tick(now_ns)
         frame = self._frame(sequence, now_ns)
-        if frame is not None:
+        if frame is None:
+            return self.on_tick(now_ns)
+        if frame.edge is not None and now_ns >= self.cutoff_ns(frame):
+            self.counts["cloud_after_cutoff"] += 1
+            frame.late_cloud, frame.cloud_ns = detections, now_ns
+        else:
             frame.cloud, frame.cloud_ns = detections, now_ns
         return self.on_tick(now_ns)
 
     def _decide(self, frame: FrameState, now_ns: int) -> tuple[str, str] | None:
-        late = now_ns >= frame.deadline_ns - self._margin_ns
+        cutoff = self.cutoff_ns(frame)
+        late = now_ns >= cutoff
         if frame.edge is None:
             return (CLOUD, "") if late and frame.cloud is not None else None
+        if late and frame.cloud is not None and frame.edge_ns >= cutoff:
+            return CLOUD, ""  # due alone at the cut-off; edge came after it: no fusing now
         if frame.cloud is not None:
             return FUSED, ""
         if frame.plan_edge_only:
             return EDGE, frame.plan_reason or "edge-only plan"
         if frame.not_sent:
             return EDGE, frame.not_sent
+        if frame.late_cloud is not None:
+            return EDGE, "cloud answer after cut-off"
         if late:
             return EDGE, "no plan" if frame.plan_edge_only is None else "cloud answer late"
         return None
@@ -260,9 +340,10 @@ class DeadlineTracker:
         return len(self._pending)
 
     def next_decision_ns(self) -> int | None:
-        """When :meth:`on_tick` must next run: the earliest deadline, less the margin, of
-        the waiting frames that have something to answer with (edge or cloud); None when
-        none has. Inputs decide frames on their own; only deadlines need a timer."""
+        """When :meth:`on_tick` must next run: the earliest cut-off (deadline less the
+        margin in force) of the waiting frames that have something to answer with (edge or
+        cloud); None when none has. Inputs decide frames on their own; only cut-offs need
+        a timer."""
         due = [f.deadline_ns for f in self._pending.values()
                if f.edge is not None or f.cloud is not None]
-        return min(due) - self._margin_ns if due else None
+        return min(due) - self.margin_ns if due else None

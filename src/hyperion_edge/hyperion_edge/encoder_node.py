@@ -11,9 +11,15 @@ classes the edge detector detects at the time (``object_classes``, from
 
 No payload that cannot arrive is sent: a payload larger than the plan's ``byte_budget``
 is not published; the encoder falls to the plan's fallbacks (best first) until one fits,
-and sends nothing when none does. Every offload plan gets one ``/hyperion/encode_report``
-(real bytes per class, which plan was used, sent or not): the scheduler corrects its size
-model from it, and the ensembler answers a frame that was not sent at once.
+and sends nothing when none does. The budget is checked again once each payload is
+encoded, against the time left then (:func:`send_room_bytes`: the frame's deadline less
+now, the uplink queue and the cloud time the plan assumed, at the plan's bandwidth): an
+encoder that started late or encoded slowly on a busy machine must not send what can only
+be answered after the deadline. Such a frame is not sent (reason "no time: ...", counted
+``frames_no_time``, apart from ``frames_over_budget``). Every offload plan gets one
+``/hyperion/encode_report`` (real bytes per class, which plan was used, sent or not): the
+scheduler corrects its size model from it, and the ensembler answers a frame that was not
+sent at once.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import LabelInfo
 
 from hyperion_core.codec.patch_codec import ClassEncoding, class_segment_bytes, encode_frame
+from hyperion_core.schedule.knapsack import byte_budget
 from hyperion_edge.join import FrameJoin
 from hyperion_msgs.msg import EncodedFrame, EncodeReport, PatchScores, QualityPlan
 from hyperion_runtime import qos
@@ -72,6 +79,19 @@ def candidates(plan: QualityPlan, classes: int) -> list[Candidate]:
         out.append(Candidate(k + 1, fallback[part], downsample,
                              tuple(model[part]) if model else ()))
     return out
+
+
+def send_room_bytes(plan: QualityPlan, now_ns: int) -> int | None:
+    """Bytes that can still be sent for ``plan``'s frame at ``now_ns`` (edge clock) and be
+    answered by its deadline (capture stamp + the plan's budget), after the uplink queue
+    and the cloud time the plan assumed; None when the plan carries no bandwidth (no
+    basis to judge: the plan's ``byte_budget`` alone applies)."""
+    if not plan.bandwidth_estimate_bps > 0:
+        return None
+    left_s = (plan.sequence + int(plan.latency_budget_s * 1e9) - now_ns) / 1e9
+    room = byte_budget(time_left_s=left_s - plan.queue_wait_s, t_cloud_s=plan.cloud_latency_s,
+                       bandwidth_bytes_per_s=plan.bandwidth_estimate_bps / 8.0)
+    return int(max(room, 0.0))
 
 
 class EncoderNode(HyperionNode):
@@ -141,7 +161,7 @@ class EncoderNode(HyperionNode):
             self._not_sent(report, f"input refused: {err}")
             return
         start = time.perf_counter()
-        payload = b""
+        payload, room = b"", None
         for candidate in candidates(plan, int(scores.num_classes)):
             encodings = tuple(
                 ClassEncoding(quality=q, downsample=candidate.class0_downsample if c == 0 else 1)
@@ -155,7 +175,8 @@ class EncoderNode(HyperionNode):
             report.class_bytes = list(class_segment_bytes(payload))
             report.class_model_bytes = list(candidate.model_bytes)
             report.payload_bytes = len(payload)
-            if len(payload) <= plan.byte_budget:
+            room = send_room_bytes(plan, self.now_ns())
+            if len(payload) <= plan.byte_budget and (room is None or len(payload) <= room):
                 break
         if report.encodes > 1:
             self.counters.add("fallback_encodes", report.encodes - 1)
@@ -163,6 +184,13 @@ class EncoderNode(HyperionNode):
         if len(payload) > plan.byte_budget:
             self.counters.add("frames_over_budget")
             self._not_sent(report, f"payload {len(payload)} B over budget {plan.byte_budget} B")
+            return
+        if room is not None and len(payload) > room:
+            self.counters.add("frames_no_time")
+            left_s = (plan.sequence - self.now_ns()) / 1e9 + plan.latency_budget_s
+            self._not_sent(report, f"no time: payload {len(payload)} B, {room} B can still "
+                           f"be answered in time ({left_s:.2f} s to the deadline, cloud "
+                           f"{plan.cloud_latency_s:.2f} s, queue {plan.queue_wait_s:.2f} s)")
             return
         report.sent = True
         self._send(image.header, plan, scores, report, payload)

@@ -6,7 +6,12 @@ frame was sent), ``/hyperion/cloud/detections``. When to answer is decided by
 :class:`hyperion_edge.deadline.DeadlineTracker` (fused as soon as both detectors answered;
 edge at once for edge-only plans and for frames the encoder did not send; edge at the
 deadline = capture stamp + ``latency_budget_s`` otherwise; late cloud answers discarded
-and counted; over ``capacity``, the oldest waiting frame answered at once). Fusion is the
+and counted; over ``capacity``, the oldest waiting frame answered at once). It stops
+waiting for the cloud at the cut-off, deadline − max(``deadline_margin_s``, p99 of its own
+answer times): each answer's time from due (the timer's intended wake-up, or the input's
+arrival) to published, fusion included, is measured here and fed to the tracker; a cloud
+answer arriving after the cut-off is counted (``cloud_after_cutoff``) and not fused, and the
+edge answers at once (reason "cloud answer after cut-off"). Fusion is the
 calibrated fusion fitted with the profiles (:mod:`hyperion_core.fuse.calibrated`: every box
 scored by its probability of being right, given its group, confidences, the quality the
 cloud saw there and its size; edge-only answers rescored on the same scale), read from
@@ -96,8 +101,9 @@ PARAMS = (
     ParamSpec(name="nms_iou", default=0.5, low=0.0, high=1.0,
               description="NMS IoU over the fused frame [0-1]"),
     ParamSpec(name="deadline_margin_s", default=0.05, low=0.0, high=10.0,
-              description="stop waiting for the cloud this long before the deadline, so "
-                          "the edge answer is published in time [s]"),
+              description="stop waiting for the cloud at least this long before the "
+                          "deadline (longer when the measured p99 time to publish an answer "
+                          "is), so the answer is published in time [s]"),
     ParamSpec(name="capacity", default=64, low=1, high=100_000,
               description="frames waiting for an answer at most [frames]"),
     *TRACK_PARAMS,
@@ -194,47 +200,70 @@ class EnsemblerNode(HyperionNode):
         # frame at 0.5 Hz, for nothing between deadlines.
         self._wake = self.create_timer(IDLE_WAKE_S, self._on_wake)
         self._wake.cancel()
+        self._wake_due_ns = 0
 
     def _on_edge(self, msg: Detection2DArray) -> None:
-        self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, self.now_ns()))
+        now = self.now_ns()
+        self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, now), now)
 
     def _on_edge_with_info(self, msg: Detection2DArray, info: dict[str, int]) -> None:
         # When the edge published it tells resent history from new results (before_start).
-        self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, self.now_ns(),
-                                         written_ns=info["source_timestamp"]))
+        now = self.now_ns()
+        self._emit(self._tracker.on_edge(stamp_ns(msg.header.stamp), msg, now,
+                                         written_ns=info["source_timestamp"]), now)
 
     def _on_scores(self, msg: PatchScores) -> None:
         classes = None
         if self._calibrated is not None and len(msg.classes) == msg.grid_rows * msg.grid_cols:
             classes = (np.asarray(msg.classes, np.uint8).reshape(msg.grid_rows, msg.grid_cols),
                        int(msg.patch_size))
-        self._emit(self._tracker.on_scores(msg.sequence, self.now_ns(), classes=classes))
+        now = self.now_ns()
+        self._emit(self._tracker.on_scores(msg.sequence, now, classes=classes), now)
 
     def _on_plan(self, msg: QualityPlan) -> None:
+        now = self.now_ns()
         self._emit(self._tracker.on_plan(msg.sequence, edge_only=msg.edge_only,
-                                         reason=msg.reason, now_ns=self.now_ns(), plan=msg))
+                                         reason=msg.reason, now_ns=now, plan=msg), now)
 
     def _on_report(self, msg: EncodeReport) -> None:
+        now = self.now_ns()
         if not msg.sent:
             self._emit(self._tracker.on_not_sent(msg.sequence, reason=msg.reason,
-                                                 now_ns=self.now_ns()))
+                                                 now_ns=now), now)
         elif self._calibrated is not None:
             encoded = (tuple(int(q) for q in msg.class_quality), int(msg.class0_downsample))
-            self._emit(self._tracker.on_sent(msg.sequence, encoded, self.now_ns()))
+            self._emit(self._tracker.on_sent(msg.sequence, encoded, now), now)
 
     def _on_cloud(self, msg: CloudDetections) -> None:
-        before = self._tracker.counts["cloud_late_discarded"]
-        self._emit(self._tracker.on_cloud(msg.sequence, msg, self.now_ns()))
-        if self._tracker.counts["cloud_late_discarded"] > before:
+        counts = self._tracker.counts
+        late, after_cutoff = counts["cloud_late_discarded"], counts["cloud_after_cutoff"]
+        now = self.now_ns()
+        self._emit(self._tracker.on_cloud(msg.sequence, msg, now), now)
+        if counts["cloud_late_discarded"] > late:
             self.skip("cloud_late_discarded", f"cloud answer of frame {msg.sequence} came "
                       "after the frame was answered; discarded")
+        if counts["cloud_after_cutoff"] > after_cutoff:
+            self.skip("cloud_after_cutoff", f"cloud answer of frame {msg.sequence} came "
+                      f"after its cut-off ({self._tracker.margin_ns / 1e6:.0f} ms before "
+                      "the deadline); answered from the edge")
 
     def _on_wake(self) -> None:
-        self._emit(self._tracker.on_tick(self.now_ns()))
+        now = self.now_ns()
+        # Due at the time the timer was set for: a late wake-up is part of the answer time.
+        due = self._wake_due_ns if 0 < self._wake_due_ns <= now else now
+        self._emit(self._tracker.on_tick(now), due)
 
-    def _emit(self, answers: list[Answer]) -> None:
+    def _emit(self, answers: list[Answer], due_ns: int) -> None:
+        """Publish ``answers``, due since ``due_ns``; each one's time from due to published
+        is measured and widens the tracker's margin when it grows."""
         for answer in answers:
             self._publish(answer)
+            self._tracker.observe_answer_time(self.now_ns() - due_ns)
+        if answers:
+            self.diagnostics.set_value(
+                "answer_time_p99_ms", f"{self._tracker.answer_times.quantile_ns() / 1e6:.1f}")
+            self.diagnostics.set_value("cutoff_margin_ms",
+                                       f"{self._tracker.margin_ns / 1e6:.1f}")
         self._arm_wake()
 
     def _arm_wake(self) -> None:
@@ -243,7 +272,9 @@ class EnsemblerNode(HyperionNode):
         if due_ns is None:
             self._wake.cancel()
             return
-        self._wake.timer_period_ns = max(due_ns - self.now_ns(), MIN_WAKE_NS)
+        now = self.now_ns()
+        self._wake.timer_period_ns = max(due_ns - now, MIN_WAKE_NS)
+        self._wake_due_ns = now + self._wake.timer_period_ns
         self._wake.reset()
 
     def _cloud_view(self, frame: FrameState) -> CloudView | None:
@@ -264,6 +295,8 @@ class EnsemblerNode(HyperionNode):
         frame = answer.frame
         edge: Detection2DArray | None = frame.edge
         cloud: CloudDetections | None = frame.cloud
+        # A cloud answer after the cut-off is not fused, but its stamps and bytes are real.
+        seen: CloudDetections | None = cloud if cloud is not None else frame.late_cloud
         header = edge.header if edge is not None else cloud.header
         if answer.source == FUSED:
             view = self._cloud_view(frame)
@@ -293,11 +326,11 @@ class EnsemblerNode(HyperionNode):
             timing.scored_stamp = ns_to_stamp(frame.scores_ns)
         if frame.plan_ns:
             timing.scheduled_stamp = ns_to_stamp(frame.plan_ns)
-        if cloud is not None:
-            timing.encoded_stamp = cloud.encoded_stamp
+        if seen is not None:
+            timing.encoded_stamp = seen.encoded_stamp
             timing.cloud_answer_stamp = ns_to_stamp(frame.cloud_ns)
             # Measured by the cloud; unconfirmed sends stay 0 (see the module docstring).
-            timing.bytes_sent = cloud.received_bytes
+            timing.bytes_sent = seen.received_bytes
         timing.published_stamp = ns_to_stamp(published_ns)
         timing.deadline = ns_to_stamp(frame.deadline_ns)
         timing.latency_s = (published_ns - frame.sequence) / 1e9

@@ -8,6 +8,13 @@ rclpy enforces numeric ranges itself (declaring a parameter whose override lies 
 its range raises ``InvalidParameterValueException``); string choices are checked here.
 Either way the node stops at start-up with a :class:`ParameterError` naming the parameter
 and what it allows, and ``main`` turns that into a non-zero exit.
+
+Types: an integer given for a floating-point parameter (``-p latency_budget_s:=5``, or
+``latency_budget_s: 5`` in a params file) is taken as that number (5.0), as a user means it,
+and so is a list of integers for a list of floats; rclpy itself refuses them, so the given
+value is read back and the parameter declared with the converted one. Any other wrong type
+(``rate_hz:=fast``, ``grid_columns:=2.5``) stops the node with a message saying which type
+was expected and which value of which type was given.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -103,6 +110,65 @@ class ParamSpec:
                     f"parameter {self.name}={value!r} out of range: {self.allowed()}")
 
 
+def _kind(value: Value) -> str:
+    """The type of ``value`` in words, e.g. ``"floating-point number"``."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "floating-point number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return f"list of {_kind(value[0])}s" if value else "list"
+    return type(value).__name__
+
+
+def _given(node: Node, name: str) -> Value:
+    """The value given for ``name`` (``-p`` or a params file), whatever its type: read
+    through a dynamically typed declaration, which is then taken back."""
+    probe = node.declare_parameter(name, None, ParameterDescriptor(dynamic_typing=True))
+    node.undeclare_parameter(name)
+    return probe.value
+
+
+def _integers_as_floats(default: Value, given: Value) -> float | list[float] | None:
+    """``given`` converted to floats when it is integer where ``default`` is a float (or a
+    list of integers where ``default`` is a list of floats); None otherwise."""
+    if isinstance(default, float) and type(given) is int:
+        return float(given)
+    floats = isinstance(default, list) and default and isinstance(default[0], float)
+    if floats and isinstance(given, list) and given and all(type(g) is int for g in given):
+        return [float(g) for g in given]
+    return None
+
+
+def _declare(node: Node, spec: ParamSpec) -> Value:
+    """Declare one parameter and return its value (integers given for a float parameter
+    converted); raise :class:`ParameterError` for any other rejected value."""
+    try:
+        try:
+            return node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+        except InvalidParameterTypeException:
+            given = _given(node, spec.name)
+            converted = _integers_as_floats(spec.default, given)
+            if converted is None:
+                wanted = _kind(spec.default)
+                if spec.low is not None or spec.choices:
+                    wanted += f" ({spec.allowed()})"
+                raise ParameterError(
+                    f"parameter {spec.name} has the wrong type: expected {wanted}, got "
+                    f"{_kind(given)} {given!r}") from None
+            value = node.declare_parameter(spec.name, converted, spec.descriptor(),
+                                           ignore_override=True).value
+            node.get_logger().info(f"parameter {spec.name}: {given!r} taken as {value!r}")
+            return value
+    except ParameterException as err:
+        raise ParameterError(
+            f"parameter {spec.name} rejected: must be {spec.allowed()} ({err})") from err
+
+
 def declare_params(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
     """Declare every spec on ``node`` and return the values in force, by name.
 
@@ -111,18 +177,16 @@ def declare_params(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
     the reason); an accepted change of a run-time parameter (``read_only=False``) is
     written into the returned dictionary, where the node reads it.
 
+    An integer given for a floating-point parameter is converted (see the module docstring).
+
     Raises:
-        ParameterError: a value (from a params file or ``-p``) is out of range or type.
+        ParameterError: a value (from a params file or ``-p``) is out of range or of a
+            wrong type.
     """
     values: dict[str, Any] = {}
     by_name = {spec.name: spec for spec in specs}
     for spec in specs:
-        try:
-            value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
-        except ParameterException as err:
-            raise ParameterError(
-                f"parameter {spec.name} rejected: must be {spec.allowed()} ({err})"
-            ) from err
+        value = _declare(node, spec)
         spec.check(value)
         values[spec.name] = value
 

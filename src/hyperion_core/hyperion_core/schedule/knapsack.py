@@ -246,7 +246,8 @@ class TransmissionScheduler:
             size_correction, np.float64).reshape(-1)
         if correction.shape[0] != self._classes or not (correction > 0).all():
             raise ValueError(f"size_correction must be {self._classes} values > 0")
-        budget = (self._config.budget_s - t_edge_s - t_cloud_s) * bandwidth_bytes_per_s
+        budget = byte_budget(time_left_s=self._config.budget_s - t_edge_s, t_cloud_s=t_cloud_s,
+                             bandwidth_bytes_per_s=bandwidth_bytes_per_s)
         model_bytes = self._size.option_bytes(raw_bytes=raw_bytes, shares=shares,
                                               quality=self._quality, downsample=self._factor)
         gains = self._accuracy.option_gain(shares=shares, quality=self._quality,
@@ -327,6 +328,15 @@ class TransmissionScheduler:
             byte_budget=float(budget),
             reason=reason,
         )
+
+
+def byte_budget(*, time_left_s: float, t_cloud_s: float,
+                bandwidth_bytes_per_s: float) -> float:
+    """``S_max``: the bytes that can still go up and be answered by the deadline, given
+    ``time_left_s`` to it (the budget less the edge time, at planning; the deadline less
+    now and the uplink queue, at sending), the cloud's time and the uplink ``B̂`` in
+    bytes/s. May be <= 0: nothing can arrive in time."""
+    return (time_left_s - t_cloud_s) * bandwidth_bytes_per_s
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
