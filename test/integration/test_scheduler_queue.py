@@ -184,7 +184,7 @@ def test_encode_reports_correct_the_predicted_bytes(tmp_path):
         log.close()
     assert not before.edge_only and len(model) == 3
     fixed = before.predicted_bytes - sum(model)
-    assert fixed >= 0
+    assert fixed >= -1  # predicted_bytes is whole bytes, the class bytes are not
     assert corrected is not None, "plans never showed the correction"
     twice = 2 * sum(corrected.class_model_bytes) + fixed
     assert corrected.predicted_bytes == pytest.approx(twice, rel=0.01, abs=2)

@@ -61,8 +61,10 @@ def test_an_execution_provider_this_onnxruntime_lacks_stops_the_node():
 
 
 @pytest.mark.parametrize(("content", "named"), [
-    ("match_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 1.5\ngroups: {}\n", "cloud_weight"),
-    ("match_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 0.6\n", "groups"),
+    ("mode: calibrated\nmatch_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 1.5\ngroups: {}\n",
+     "cloud_weight"),
+    ("mode: calibrated\nmatch_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 0.6\n", "groups"),
+    ("match_iou: 0.5\nnms_iou: 0.5\ncloud_weight: 0.6\n", "mode"),
 ])
 def test_a_bad_fusion_file_stops_the_ensembler_naming_the_file_and_key(tmp_path, content,
                                                                         named):
