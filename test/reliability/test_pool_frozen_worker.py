@@ -8,7 +8,8 @@ connection open, so only its zenoh lease tells the router it is gone:
   token goes, and the frame it held is re-dispatched to the other worker (60 s deadlines
   leave time); every frame is answered once, by the pool; resumed, it reconnects by itself
   and rejoins the pool, and whatever it still answers for the old frame is dropped;
-- frozen shorter than its lease (``--lease-s 60``), past a 5 s deadline: the frame it held
+- frozen shorter than its lease (``--lease-s 60``, the router's too: each end watches the
+  other with its own lease), past a 5 s deadline: the frame it held
   is given up at its deadline (its edge answers alone, the only frame not fused), no other
   frame is sent to it meanwhile (stuck: its slot stays taken), and once resumed its late
   answer reaches the pool and is dropped.
@@ -41,10 +42,11 @@ EDGES = ("cam-a", "cam-b")
 FRAMES = 12
 
 
-def start_pool(procs: Processes, endpoint: str, lease_s: float, budget_s: float
-               ) -> tuple:
-    """Router, the worker to freeze (w1, the given lease), w2, and the edges (started)."""
-    procs.router(endpoint, ROUTER_CONFIG)
+def start_pool(procs: Processes, endpoint: str, lease_s: float, budget_s: float,
+               router_lease_s: float = 10.0) -> tuple:
+    """Router (``router_lease_s``), the worker to freeze (w1, the given lease), w2, and the
+    edges (started)."""
+    procs.router(endpoint, ROUTER_CONFIG, "--lease-s", str(router_lease_s))
     frozen = procs.worker(endpoint, "w1", 0.3, "--announce-jobs", "--lease-s", str(lease_s))
     procs.worker(endpoint, "w2", 0.3)
     edges = [procs.edge(endpoint, name, "--frames", str(FRAMES), "--fps", "1",
@@ -85,7 +87,11 @@ def test_worker_frozen_past_its_lease_has_its_frame_redispatched():
 def test_worker_frozen_within_its_lease_costs_one_frame_and_its_late_answer_is_dropped():
     endpoint = f"tcp/127.0.0.1:{free_port()}"
     with Processes() as procs:
-        frozen, edges = start_pool(procs, endpoint, lease_s=60.0, budget_s=5.0)
+        # Both ends' leases long: the router watches a peer with its own lease, and with
+        # its default 10 s it dropped the frozen worker (frozen 10-12 s here) in half the
+        # runs; its late answer then went out on the dead session.
+        frozen, edges = start_pool(procs, endpoint, lease_s=60.0, budget_s=5.0,
+                                   router_lease_s=60.0)
         wait_for_starts(frozen, 2)
         os.kill(frozen.pid, signal.SIGSTOP)
         try:
