@@ -54,9 +54,21 @@ class Manager(SpinningNode):
             return int(self.counters.get(name, 0))
 
     def state(self) -> int:
-        future = self.get.call_async(GetState.Request())
-        wait_until(future.done, 10, "get_state")
-        return future.result().current_state.id
+        """The scheduler's state. GetState is a query, so an unanswered request is sent
+        again: ``service_is_ready`` sees only that the server reads requests, and the first
+        answer is lost when the server has not yet matched this client's reply reader (the
+        DDS discovery race seen once in a full run: the first call of a fresh client, no
+        answer in 10 s). The transitions that follow use the then-matched client."""
+        futures = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            futures.append(self.get.call_async(GetState.Request()))
+            try:
+                wait_until(lambda: any(f.done() for f in futures), 3, "get_state")
+            except TimeoutError:
+                continue
+            return next(f for f in futures if f.done()).result().current_state.id
+        raise TimeoutError(f"get_state unanswered after {len(futures)} requests in 30 s")
 
     def transition(self, transition_id: int) -> None:
         future = self.change.call_async(
