@@ -308,7 +308,8 @@ class EnsemblerNode(HyperionNode):
         elif answer.source == CLOUD:
             out = cloud.detections
             out.header = header
-        elif self._calibrated is not None:
+        elif self._calibrated is not None and self._calibrated.mode == "calibrated":
+            # cloud_first keeps edge answers on the detector's own scale: no rebuild
             boxes = rescore_edge(from_detection_array(edge), self._calibrated)
             out = to_detection_array(header=header, boxes=boxes.boxes, scores=boxes.scores,
                                      class_names=list(boxes.class_names))

@@ -70,11 +70,6 @@ def fitted_specs(specs: Sequence[FrameSpec], indices: Sequence[int]) -> tuple[Fr
     return tuple(flat[i] for i in indices)
 
 
-def frame_truth(truth: Sequence[Detections], indices: Sequence[int]) -> list[Detections]:
-    """The ground truth of the evaluated frames ``indices``."""
-    return [truth[i] for i in indices]
-
-
 def folder_truth(specs: Sequence[FrameSpec], coco_json: Path) -> list[Detections]:
     """Ground truth of the frames of ``specs``, from a COCO JSON with one image per file of
     their folder, in sorted order (as the dev set's ``gt.json``)."""
@@ -92,4 +87,4 @@ def folder_truth(specs: Sequence[FrameSpec], coco_json: Path) -> list[Detections
     return out
 
 
-__all__ = ["Fold", "cyclic_sequences", "fitted_specs", "folder_truth", "frame_truth", "halves"]
+__all__ = ["Fold", "cyclic_sequences", "fitted_specs", "folder_truth", "halves"]

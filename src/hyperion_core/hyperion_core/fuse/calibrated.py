@@ -22,11 +22,15 @@ group maps the box's features to the probability that it is a true positive:
 
 - ``matched``: an edge box and a cloud box of one object (same class, IoU >= ``match_iou``,
   one-to-one as in :func:`~hyperion_core.fuse.ensemble.match_boxes`); features: both
-  confidences (as logits), the JPEG quality and class-0 downsampling the cloud saw at the
-  box, the box's height;
-- ``cloud``: a cloud box no edge box matched (its confidence, quality, downsampling, height);
+  confidences (as logits);
+- ``cloud``: a cloud box no edge box matched (its confidence, and the JPEG quality and
+  class-0 downsampling the cloud saw at the box);
 - ``edge``: an edge box no cloud box matched, in a frame the cloud answered (the same);
-- ``edge_alone``: an edge box of a frame the edge answers alone (its confidence, height).
+- ``edge_alone``: an edge box of a frame the edge answers alone (its confidence).
+
+(Box height, and the quality in the matched group, were features of a first design; fitted
+on six real 4K frames they ranked worse than the cloud's own confidences on held-out frames,
+and went.)
 
 Coordinates of a matched pair are Eq. 6's weighted mean (``cloud_weight``). After scoring,
 class-aware NMS at ``nms_iou``. Where the cloud saw a region at high quality its boxes earn
@@ -56,8 +60,6 @@ GROUP_FEATURES: dict[str, tuple[str, ...]] = {
 }
 #: Confidences are clipped to [EPS, 1 - EPS] before the logit.
 EPS = 1e-4
-#: Box heights are measured against this many pixels (log_height = log(height / REF)).
-REFERENCE_HEIGHT_PX = 64.0
 MODES = ("cloud_first", "calibrated")
 
 
@@ -141,11 +143,6 @@ def _logit(scores: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
-def _log_height(boxes: np.ndarray) -> np.ndarray:
-    heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
-    return np.log(heights / REFERENCE_HEIGHT_PX)
-
-
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Grouped:
     """An answer's candidate boxes before scoring: each group's boxes, labels, features.
@@ -181,7 +178,7 @@ def group_boxes(edge: Detections, cloud: Detections, view: CloudView, *, match_i
     features = {}
     for group, named in columns.items():
         q, d = view.at(boxes[group])
-        named.update(quality=q, downsample_log2=d, log_height=_log_height(boxes[group]))
+        named.update(quality=q, downsample_log2=d)
         features[group] = np.column_stack([named[f] for f in GROUP_FEATURES[group]]
                                           ).reshape(-1, len(GROUP_FEATURES[group]))
     return Grouped(boxes=boxes, labels=labels, features=features)
@@ -189,10 +186,7 @@ def group_boxes(edge: Detections, cloud: Detections, view: CloudView, *, match_i
 
 def edge_alone_features(edge: Detections) -> np.ndarray:
     """``(N, F)`` features of an edge-only answer's boxes."""
-    named = {"edge_logit": _logit(edge.scores),
-             "log_height": _log_height(edge.boxes.reshape(-1, 4))}
-    return np.column_stack([named[f] for f in GROUP_FEATURES["edge_alone"]]
-                           ).reshape(-1, len(GROUP_FEATURES["edge_alone"]))
+    return _logit(edge.scores).reshape(-1, len(GROUP_FEATURES["edge_alone"]))
 
 
 def _scored(boxes: list[np.ndarray], scores: list[np.ndarray], labels: list[np.ndarray],
